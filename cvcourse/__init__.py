@@ -1,0 +1,25 @@
+"""cvcourse: the helper package of the open course on deep learning for computer vision.
+
+Each module holds one concern:
+
+- :mod:`cvcourse.profile`  - the ``smoke``/``full`` profile, ``pick()`` and seeding;
+- :mod:`cvcourse.download` - checksummed, time-limited downloads into a cache;
+- :mod:`cvcourse.data`     - MNIST (full download or the offline 5,000 digits) and sample photos;
+- :mod:`cvcourse.checks`   - the check cells that grade exercises and publish headline figures;
+- :mod:`cvcourse.viz`      - image grids, feature maps, filters and training curves;
+- :mod:`cvcourse.build`    - the course build: student notebooks, solution notebooks.
+
+Example:
+    >>> from cvcourse import pick
+    >>> epochs = pick(smoke=2, full=15)
+"""
+
+from cvcourse.profile import PROFILE_ENV, current_profile, pick, seed_everything
+
+__version__ = "0.1.0"
+
+#: The public repository of the course, kept in this one place. Student notebooks
+#: install ``cvcourse`` from it on Colab, and their "Open in Colab" badges point into it.
+REPO_URL = "https://github.com/cvcourse/cvcourse"
+
+__all__ = ["PROFILE_ENV", "REPO_URL", "current_profile", "pick", "seed_everything", "__version__"]
