@@ -61,7 +61,12 @@ class MarkerError(ValueError):
 
 
 def masters(folder: Path = NOTEBOOKS) -> list[Path]:
-    """The master notebooks, in module order."""
+    """The master notebooks (``NN_topic.ipynb``), in module order.
+
+    Example:
+        >>> [p.name for p in masters()][:1]  # doctest: +SKIP
+        ['01_pixels.ipynb']
+    """
     return sorted(p for p in Path(folder).iterdir() if MASTER_PATTERN.match(p.name))
 
 
@@ -248,6 +253,12 @@ def build_solutions(out_dir: Path = SOLUTIONS_DIR, folder: Path = NOTEBOOKS, tim
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line: ``python -m cvcourse.build student|check-student|solutions|strip``.
+
+    Example:
+        >>> main(["check-student"])  # doctest: +SKIP
+        12 student notebooks are up to date.
+    """
     parser = argparse.ArgumentParser(prog="python -m cvcourse.build", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["student", "check-student", "solutions", "strip"])
     args = parser.parse_args(argv)

@@ -1,0 +1,30 @@
+"""Fixtures shared by the unit tests."""
+
+import os
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_profile(monkeypatch, tmp_path):
+    """Every test starts in the smoke profile, non-strict, with an empty private cache."""
+    from cvcourse import profile
+
+    monkeypatch.setenv("CVCOURSE_PROFILE", "smoke")
+    monkeypatch.delenv("CVCOURSE_STRICT_CHECKS", raising=False)
+    monkeypatch.delenv("CVCOURSE_REPORT", raising=False)
+    monkeypatch.setenv("CVCOURSE_CACHE", str(tmp_path / "cache"))
+    profile.reset_fallback()
+    yield
+    profile.reset_fallback()
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+@pytest.fixture
+def repo_root():
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
