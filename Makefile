@@ -14,7 +14,7 @@ PROFILE ?= smoke
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: setup lab test test-unit test-masters test-students test-full student check-student solutions strip clean help
+.PHONY: report bench setup lab test test-unit test-masters test-students test-full student check-student solutions strip clean help
 
 help:
 	@echo "make lab            set up and open JupyterLab on the course"
@@ -24,6 +24,8 @@ help:
 	@echo "make check-student  fail if notebooks/student/ is out of date"
 	@echo "make solutions      execute the masters into build/solutions/ (PROFILE=smoke|full)"
 	@echo "make strip          clear outputs from the master notebooks"
+	@echo "make report         execute every master, write reports/<profile>.md and .json (PROFILE=smoke|full)"
+	@echo "make bench          time the from-scratch algorithms against their libraries (reports/bench.md)"
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,3 +71,9 @@ strip: setup
 
 clean:
 	rm -rf build
+
+report: setup
+	$(BIN)/python -m cvcourse.report --profile $(PROFILE)
+
+bench: setup
+	$(BIN)/python -m cvcourse.bench

@@ -1,0 +1,188 @@
+"""``make report``: execute every master notebook and tabulate time, memory, exercises and figures.
+
+For each master it records the wall time, the kernel's peak resident memory (sampled
+every 0.2 s with psutil), the number of exercises (cells tagged ``exercise``) and of
+check results, and every headline figure the notebook publishes through
+:func:`cvcourse.checks.target` (value, threshold, met or not). Nothing is scraped from
+text: the notebooks write JSON lines to ``$CVCOURSE_REPORT``.
+
+Writes ``reports/<profile>.md`` and ``reports/<profile>.json``.
+
+Example:
+    >>> rows = run_report(profile="smoke")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from cvcourse.build import NOTEBOOKS, ROOT, masters
+from cvcourse.profile import PROFILES
+
+REPORTS = ROOT / "reports"
+
+
+class _PeakMemory:
+    """Samples the resident memory of a process tree (the kernel) in a background thread."""
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        import psutil
+
+        self._process = psutil.Process(pid)
+        self._interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            try:
+                procs = [self._process] + self._process.children(recursive=True)
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs))
+            except psutil.Error:
+                pass
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> _PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_notebook(path: Path, profile: str, timeout: int = 1800) -> dict[str, Any]:
+    """Execute one master in ``profile`` with strict checks and return its report row.
+
+    Example:
+        >>> row = run_notebook(NOTEBOOKS / "01_pixels.ipynb", "smoke")  # doctest: +SKIP
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+    nb = nbformat.read(path, as_version=4)
+    exercises = sum("exercise" in cell.metadata.get("tags", []) for cell in nb.cells)
+    with tempfile.NamedTemporaryFile("w+", suffix=".jsonl", delete=False) as handle:
+        records_path = handle.name
+    env = {"CVCOURSE_PROFILE": profile, "CVCOURSE_STRICT_CHECKS": "1", "CVCOURSE_REPORT": records_path}
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    error = None
+    start = time.perf_counter()
+    try:
+        with client.setup_kernel():
+            pid = client.km.provisioner.process.pid
+            with _PeakMemory(pid) as memory:
+                try:
+                    for index, cell in enumerate(nb.cells):
+                        client.execute_cell(cell, index)
+                except CellExecutionError as failure:
+                    error = str(failure).strip().splitlines()[-1][:300]
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    seconds = time.perf_counter() - start
+    records = [json.loads(line) for line in Path(records_path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    os.unlink(records_path)
+    checks = [r for r in records if r["kind"] == "check"]
+    return {
+        "notebook": path.name,
+        "seconds": round(seconds, 1),
+        "peak_memory_mb": round(memory.peak / 2**20),
+        "exercises": exercises,
+        "checks": len(checks),
+        "checks_passed": sum(r["outcome"] == "passed" for r in checks),
+        "targets": [r for r in records if r["kind"] == "target"],
+        "error": error,
+    }
+
+
+def _figures(row: dict[str, Any]) -> str:
+    parts = []
+    for t in row["targets"]:
+        unit = f" {t['unit']}" if t.get("unit") else ""
+        parts.append(f"{t['name']} {t['value']:.3g}{unit} ({t['op']} {t['threshold']:.3g}){'' if t['met'] else ' ❌'}")
+    return "; ".join(parts) or "-"
+
+
+def to_markdown(rows: list[dict[str, Any]], profile: str) -> str:
+    """The report table in Markdown."""
+    lines = [
+        f"# Course report: {profile} profile",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}. "
+        f"Generated by `make report` on {time.strftime('%Y-%m-%d')}.",
+        "",
+        "| notebook | time (s) | peak memory (MB) | exercises | checks passed | headline figures (target) |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        status = f"{row['checks_passed']}/{row['checks']}" + (f" (error: {row['error']})" if row["error"] else "")
+        lines.append(
+            f"| {row['notebook']} | {row['seconds']:.0f} | {row['peak_memory_mb']} | {row['exercises']} | {status} | {_figures(row)} |"
+        )
+    total = sum(row["seconds"] for row in rows)
+    lines += ["", f"Total: {total:.0f} s for {len(rows)} notebooks."]
+    return "\n".join(lines) + "\n"
+
+
+def run_report(profile: str = "smoke", notebooks: list[Path] | None = None, out_dir: Path = REPORTS) -> list[dict[str, Any]]:
+    """Execute the masters, print the table, write ``reports/<profile>.md`` and ``.json``.
+
+    Example:
+        >>> run_report("smoke", [NOTEBOOKS / "01_pixels.ipynb"])  # doctest: +SKIP
+    """
+    from tqdm.auto import tqdm
+
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+    paths = list(notebooks) if notebooks is not None else masters(NOTEBOOKS)
+    rows = []
+    bar = tqdm(paths, desc=f"report ({profile})", unit="notebook")
+    for path in bar:
+        bar.set_postfix_str(path.name)
+        rows.append(run_notebook(Path(path), profile))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = to_markdown(rows, profile)
+    (out_dir / f"{profile}.md").write_text(table, encoding="utf-8")
+    (out_dir / f"{profile}.json").write_text(json.dumps({"profile": profile, "notebooks": rows}, indent=1) + "\n", encoding="utf-8")
+    print(table)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cvcourse.report [--profile smoke|full] [notebook ...]``; non-zero if a notebook failed.
+
+    Example:
+        >>> main(["--profile", "smoke"])  # doctest: +SKIP
+    """
+    parser = argparse.ArgumentParser(prog="python -m cvcourse.report")
+    parser.add_argument("--profile", default=os.environ.get("CVCOURSE_PROFILE", "smoke"), choices=PROFILES)
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    args = parser.parse_args(argv)
+    rows = run_report(args.profile, args.notebooks or None)
+    return 1 if any(row["error"] for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

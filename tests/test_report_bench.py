@@ -1,0 +1,70 @@
+"""make report / make bench: their pieces on tiny inputs (the real runs are not timed tests)."""
+
+import json
+
+import nbformat
+import numpy as np
+import pytest
+
+from cvcourse import bench, report
+
+
+def test_conv_implementations_agree_with_scipy():
+    import scipy.signal
+
+    rng = np.random.default_rng(1)
+    image, kernel = rng.random((9, 7)), rng.random((3, 2))
+    expected = scipy.signal.correlate2d(image, kernel, mode="valid")
+    assert np.allclose(bench.conv2d_loops(image, kernel), expected)
+    assert np.allclose(bench.conv2d_vectorised(image, kernel), expected)
+
+
+def test_nms_matches_tensorflow():
+    import tensorflow as tf
+
+    boxes, scores = bench._random_boxes(200, seed=3)
+    ours = bench.nms(boxes, scores, 0.4, 50)
+    theirs = tf.image.non_max_suppression(boxes[:, [1, 0, 3, 2]], scores, 50, iou_threshold=0.4).numpy()
+    assert np.array_equal(ours, theirs)
+
+
+def test_gram_and_flops():
+    features = np.random.default_rng(0).random((4, 5, 3))
+    assert np.allclose(bench.gram_matmul(features), np.einsum("ijc,ijd->cd", features, features) / 20)
+    model = bench.lecture_cnn()
+    # conv1 alone: 26*26*32 outputs x 3*3*1 multiply-adds x 2
+    assert bench.forward_flops(model) > 2 * 26 * 26 * 32 * 9
+    assert model.count_params() == 167114
+
+
+def test_best_time_is_positive():
+    assert 0 < bench.best_time(lambda: None, repeat=2, min_seconds=0.001) < 0.01
+
+
+def test_report_runs_a_notebook_and_collects_published_figures(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    exercise = nbformat.v4.new_code_cell("def f():\n    return 2")
+    exercise.metadata["tags"] = ["exercise"]
+    nb.cells = [
+        exercise,
+        nbformat.v4.new_code_cell(
+            "from cvcourse.checks import check, expect, target\n"
+            "with check('Exercise 1'):\n    expect(f() == 2, 'two')\n"
+            "target('accuracy', 0.95, at_least=0.9)"
+        ),
+    ]
+    path = tmp_path / "01_demo.ipynb"
+    nbformat.write(nb, path)
+    rows = report.run_report("smoke", [path], out_dir=tmp_path / "reports")
+    (row,) = rows
+    assert row["error"] is None and row["exercises"] == 1 and row["checks"] == row["checks_passed"] == 1
+    assert row["targets"][0]["name"] == "accuracy" and row["targets"][0]["met"] and row["peak_memory_mb"] > 0
+    saved = json.loads((tmp_path / "reports" / "smoke.json").read_text())
+    assert saved["notebooks"][0]["notebook"] == "01_demo.ipynb"
+    assert "| 01_demo.ipynb |" in (tmp_path / "reports" / "smoke.md").read_text()
+
+
+def test_report_rejects_unknown_profile(tmp_path):
+    with pytest.raises(ValueError, match="smoke, full"):
+        report.run_report("medium", [], out_dir=tmp_path)
