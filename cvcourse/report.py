@@ -146,8 +146,29 @@ def to_markdown(rows: list[dict[str, Any]], profile: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def update_readme(table: str, profile: str, readme: Path = ROOT / "README.md") -> bool:
+    """Put ``table`` between the ``<!-- REPORT:<profile> -->`` markers of the README; True if found.
+
+    Example:
+        >>> update_readme("| a |", "smoke", Path("/nonexistent"))
+        False
+    """
+    if not readme.exists():
+        return False
+    text = readme.read_text(encoding="utf-8")
+    begin, end = f"<!-- REPORT:{profile} -->", f"<!-- /REPORT:{profile} -->"
+    if begin not in text or end not in text:
+        return False
+    body = table.split("\n", 2)[2].strip()  # drop the report's own title
+    head, rest = text.split(begin, 1)
+    readme.write_text(f"{head}{begin}\n{body}\n{end}{rest.split(end, 1)[1]}", encoding="utf-8")
+    return True
+
+
 def run_report(profile: str = "smoke", notebooks: list[Path] | None = None, out_dir: Path = REPORTS) -> list[dict[str, Any]]:
     """Execute the masters, print the table, write ``reports/<profile>.md`` and ``.json``.
+
+    A full run over every master also refreshes the table in README.md.
 
     Example:
         >>> run_report("smoke", [NOTEBOOKS / "01_pixels.ipynb"])  # doctest: +SKIP
@@ -166,6 +187,8 @@ def run_report(profile: str = "smoke", notebooks: list[Path] | None = None, out_
     table = to_markdown(rows, profile)
     (out_dir / f"{profile}.md").write_text(table, encoding="utf-8")
     (out_dir / f"{profile}.json").write_text(json.dumps({"profile": profile, "notebooks": rows}, indent=1) + "\n", encoding="utf-8")
+    if notebooks is None:
+        update_readme(table, profile)
     print(table)
     return rows
 

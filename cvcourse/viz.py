@@ -112,3 +112,109 @@ def plot_history(history: Any, metrics: Sequence[str] | None = None, *, title: s
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _as_float_array(value: Any, name: str) -> np.ndarray:
+    """Return ``value`` as a finite float array (TensorFlow tensors and lists accepted)."""
+    if hasattr(value, "numpy") and callable(value.numpy):
+        value = value.numpy()
+    if not isinstance(value, (np.ndarray, list, tuple)) and not hasattr(value, "__array__"):
+        raise TypeError(f"{name} must be a NumPy array (or tensor), got {type(value).__name__}")
+    array = np.asarray(value)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"{name} must hold numbers, got dtype {array.dtype}")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return array
+
+
+def _grid_figure(count: int, ncols: int, size: float = 1.6):
+    ncols = min(ncols, count)
+    nrows = (count + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    return fig, axes
+
+
+def plot_feature_maps(
+    feature_maps: Any,
+    *,
+    max_maps: int = 16,
+    ncols: int = 8,
+    title: str | None = None,
+):
+    """Draw the channels of one layer's activations side by side and return the figure.
+
+    ``feature_maps`` has shape ``(H, W, C)`` or, straight from ``model(x)`` on one image,
+    ``(1, H, W, C)``. The first ``min(C, max_maps)`` channels are shown, each with its own
+    colour scale (``viridis``), titled by channel index.
+
+    Example:
+        >>> fig = plot_feature_maps(np.random.rand(1, 12, 12, 6), max_maps=4, ncols=2, title="conv1")
+    """
+    maps = _as_float_array(feature_maps, "feature_maps")
+    if maps.ndim == 4:
+        if maps.shape[0] != 1:
+            raise ValueError(f"feature_maps with 4 axes must be one image (1, H, W, C), got shape {maps.shape}")
+        maps = maps[0]
+    if maps.ndim != 3:
+        raise ValueError(f"feature_maps must have shape (H, W, C) or (1, H, W, C), got shape {maps.shape}")
+    if min(maps.shape) == 0:
+        raise ValueError(f"feature_maps must not be empty, got shape {maps.shape}")
+    max_maps = positive_int(max_maps, "max_maps")
+    ncols = positive_int(ncols, "ncols")
+    count = min(maps.shape[2], max_maps)
+    fig, axes = _grid_figure(count, ncols)
+    for index in range(count):
+        ax = axes.flat[index]
+        ax.imshow(maps[:, :, index], cmap="viridis")
+        ax.set_title(f"map {index}", fontsize=8)
+    if title:
+        fig.suptitle(f"{title} ({count} of {maps.shape[2]} maps, {maps.shape[0]}x{maps.shape[1]})")
+    fig.tight_layout()
+    return fig
+
+
+def plot_filters(
+    kernels: Any,
+    *,
+    max_filters: int = 32,
+    ncols: int = 8,
+    title: str | None = None,
+):
+    """Draw convolution kernels (as Keras stores them) and return the figure.
+
+    ``kernels`` has shape ``(kh, kw, c_in, c_out)``, e.g. ``conv_layer.get_weights()[0]``.
+    Filters with 3 input channels are shown as RGB images (min-max scaled per filter);
+    otherwise the input channels are averaged and shown with a diverging colormap
+    centred on zero (red positive, blue negative).
+
+    Example:
+        >>> fig = plot_filters(np.random.randn(3, 3, 1, 8), max_filters=8, ncols=4)
+    """
+    weights = _as_float_array(kernels, "kernels")
+    if weights.ndim != 4:
+        raise ValueError(f"kernels must have shape (kh, kw, c_in, c_out), got shape {weights.shape}")
+    if min(weights.shape) == 0:
+        raise ValueError(f"kernels must not be empty, got shape {weights.shape}")
+    max_filters = positive_int(max_filters, "max_filters")
+    ncols = positive_int(ncols, "ncols")
+    count = min(weights.shape[3], max_filters)
+    fig, axes = _grid_figure(count, ncols)
+    for index in range(count):
+        ax = axes.flat[index]
+        kernel = weights[:, :, :, index]
+        if kernel.shape[2] == 3:
+            low, high = kernel.min(), kernel.max()
+            ax.imshow((kernel - low) / (high - low) if high > low else np.zeros_like(kernel), interpolation="nearest")
+        else:
+            kernel = kernel.mean(axis=2)
+            limit = float(np.abs(kernel).max()) or 1.0
+            ax.imshow(kernel, cmap="bwr", vmin=-limit, vmax=limit, interpolation="nearest")
+        ax.set_title(f"filter {index}", fontsize=8)
+    if title:
+        fig.suptitle(f"{title} ({count} of {weights.shape[3]} filters, {weights.shape[0]}x{weights.shape[1]}x{weights.shape[2]})")
+    fig.tight_layout()
+    return fig

@@ -68,3 +68,13 @@ def test_report_runs_a_notebook_and_collects_published_figures(tmp_path):
 def test_report_rejects_unknown_profile(tmp_path):
     with pytest.raises(ValueError, match="smoke, full"):
         report.run_report("medium", [], out_dir=tmp_path)
+
+
+def test_update_readme_replaces_only_the_marked_table(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- REPORT:smoke -->\nold\n<!-- /REPORT:smoke -->\nafter\n")
+    table = report.to_markdown([], "smoke")
+    assert report.update_readme(table, "smoke", readme)
+    text = readme.read_text()
+    assert "old" not in text and "| notebook |" in text and text.startswith("intro\n") and text.endswith("after\n")
+    assert not report.update_readme(table, "full", readme)
