@@ -132,7 +132,7 @@ def _as_float_array(value: Any, name: str) -> np.ndarray:
 def _grid_figure(count: int, ncols: int, size: float = 1.6):
     ncols = min(ncols, count)
     nrows = (count + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.25) * nrows + 0.4), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     return fig, axes
