@@ -1,0 +1,224 @@
+"""Pretrained backbones as feature extractors, for the notebooks that optimise an image.
+
+Deep dream (11) and style transfer (12) both read the activations of chosen layers of
+an ImageNet-pretrained network and differentiate them with respect to the input image.
+This module hides the plumbing they share:
+
+- :func:`load_backbone` returns the convolutional base of a pretrained network. In the
+  ``full`` profile it may be a classic ``keras.applications`` model (VGG19, InceptionV3)
+  with Keras's own ImageNet weights; the network is probed with a short timeout first,
+  because Keras's downloader has none. Offline (and always in ``smoke``) it is the
+  bundled torchvision MobileNetV2 from :mod:`cvcourse.pretrained`, after a one-line
+  :func:`cvcourse.profile.fall_back` notice when the full profile had asked for more.
+- :func:`feature_extractor` builds a model from a float RGB image in ``[0, 1]`` of any
+  size to a dict ``{layer name: activations}``; each backbone's own input
+  preprocessing is inside it, so notebook code is the same for every backbone.
+- :func:`to_uint8` turns a ``[0, 1]`` float image (or batch of one) back into ``uint8``.
+
+Example:
+    >>> backbone = load_backbone("mobilenet_v2")                       # doctest: +SKIP
+    >>> extract = feature_extractor(backbone, ["block_6_expand_relu"])  # doctest: +SKIP
+    >>> extract(np.zeros((1, 128, 128, 3), "float32"))["block_6_expand_relu"].shape  # doctest: +SKIP
+    TensorShape([1, 16, 16, 192])
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cvcourse import profile
+
+#: Where ``keras.applications`` downloads its ImageNet weights from.
+KERAS_WEIGHTS_HOST = "storage.googleapis.com"
+
+#: The weight files Keras caches in ``$KERAS_HOME/models`` (``~/.keras/models``).
+_KERAS_WEIGHT_FILES = {
+    "vgg19": "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "inception_v3": "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+}
+
+#: The backbones :func:`load_backbone` knows.
+BACKBONES: tuple[str, ...] = ("mobilenet_v2", "vgg19", "inception_v3")
+
+# Mean pixel (BGR) that Keras's VGG19 weights were trained with ("caffe" preprocessing).
+_VGG_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """A pretrained convolutional base and how to feed it.
+
+    Attributes:
+        name: one of :data:`BACKBONES` - the network actually loaded (after any fallback).
+        model: the Keras convolutional base (no classifier head), input of any size.
+        preprocess: maps a float RGB image batch in ``[0, 1]`` to ``model``'s input.
+    """
+
+    name: str
+    model: Any
+    preprocess: Callable[[Any], Any]
+
+    def layer_names(self, suffix: str = "") -> list[str]:
+        """Names of the model's layers ending with ``suffix`` (all layers by default).
+
+        Example:
+            >>> backbone.layer_names("_relu")[:2]  # doctest: +SKIP
+            ['Conv1_relu', 'expanded_conv_depthwise_relu']
+        """
+        if not isinstance(suffix, str):
+            raise TypeError(f"suffix must be a string, got {type(suffix).__name__}")
+        return [layer.name for layer in self.model.layers if layer.name.endswith(suffix)]
+
+
+def weights_reachable(host: str = KERAS_WEIGHTS_HOST, port: int = 443, timeout: float = 3.0) -> bool:
+    """True when a TCP connection to ``host:port`` opens within ``timeout`` seconds.
+
+    Used before calling ``keras.applications`` (whose downloader has no timeout).
+
+    Example:
+        >>> weights_reachable("127.0.0.1", 9, timeout=0.5)
+        False
+    """
+    if not isinstance(host, str) or not host:
+        raise TypeError(f"host must be a non-empty string, got {host!r}")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ValueError(f"port must be an integer in 1..65535, got {port!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _keras_weights_cached(name: str) -> bool:
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.isfile(os.path.join(home, "models", _KERAS_WEIGHT_FILES[name]))
+
+
+def _vgg19_preprocess(images: Any) -> Any:
+    from keras import ops
+
+    bgr = ops.flip(images, axis=-1) * 255.0
+    return bgr - ops.convert_to_tensor(np.array(_VGG_MEAN_BGR, dtype="float32"))
+
+
+def _inception_preprocess(images: Any) -> Any:
+    return images * 2.0 - 1.0
+
+
+def _identity(images: Any) -> Any:
+    return images
+
+
+def _load_keras_application(name: str) -> Backbone:
+    import keras
+
+    if name == "vgg19":
+        return Backbone(name, keras.applications.VGG19(include_top=False, weights="imagenet"), _vgg19_preprocess)
+    return Backbone(name, keras.applications.InceptionV3(include_top=False, weights="imagenet"), _inception_preprocess)
+
+
+def _load_mobilenet() -> Backbone:
+    from cvcourse.pretrained import load_mobilenet_v2
+
+    return Backbone("mobilenet_v2", load_mobilenet_v2(include_top=False, input_shape=(None, None, 3)), _identity)
+
+
+def load_backbone(preferred: str = "mobilenet_v2", *, timeout: float = 3.0) -> Backbone:
+    """Load an ImageNet-pretrained convolutional base, falling back to the offline MobileNetV2.
+
+    ``preferred`` is ``"mobilenet_v2"`` (offline, always works), ``"vgg19"`` or
+    ``"inception_v3"`` (Keras's own ImageNet weights, full profile only). For the
+    Keras models the weight server is first probed with ``timeout``; when it is
+    unreachable or loading fails, :func:`cvcourse.profile.fall_back` prints a one-line
+    notice and the MobileNetV2 is returned instead - check ``backbone.name``.
+
+    Example:
+        >>> backbone = load_backbone(pick(smoke="mobilenet_v2", full="vgg19"))  # doctest: +SKIP
+        >>> backbone.name in BACKBONES                                           # doctest: +SKIP
+        True
+    """
+    if not isinstance(preferred, str):
+        raise TypeError(f"preferred must be a string, one of {', '.join(BACKBONES)}; got {type(preferred).__name__}")
+    if preferred not in BACKBONES:
+        raise ValueError(f"unknown backbone {preferred!r}; expected one of {', '.join(BACKBONES)}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if preferred != "mobilenet_v2":
+        if profile.current_profile() != "full":
+            raise ValueError(
+                f"{preferred} needs Keras's ImageNet download, which only the full profile uses; "
+                "ask for it with pick(smoke='mobilenet_v2', full=...)"
+            )
+        if not _keras_weights_cached(preferred) and not weights_reachable(timeout=timeout):
+            profile.fall_back(f"{KERAS_WEIGHTS_HOST} unreachable, so no {preferred} weights; using the bundled MobileNetV2.")
+        else:
+            try:
+                return _load_keras_application(preferred)
+            except Exception as error:  # noqa: BLE001 - any download/load failure means: use the offline model
+                profile.fall_back(f"{preferred} weights could not be loaded ({type(error).__name__}); using the bundled MobileNetV2.")
+    return _load_mobilenet()
+
+
+def feature_extractor(backbone: Backbone, layer_names: Sequence[str]):
+    """A Keras model from RGB images in ``[0, 1]`` (any size) to ``{layer name: activations}``.
+
+    The backbone's own preprocessing is inside, so callers always feed ``[0, 1]`` floats
+    of shape ``(batch, H, W, 3)``.
+
+    Example:
+        >>> extract = feature_extractor(backbone, ["block_3_expand_relu", "out_relu"])  # doctest: +SKIP
+        >>> features = extract(image[None])                                              # doctest: +SKIP
+    """
+    import keras
+
+    if not isinstance(backbone, Backbone):
+        raise TypeError(f"backbone must be a Backbone from load_backbone(), got {type(backbone).__name__}")
+    if isinstance(layer_names, str) or not isinstance(layer_names, Sequence) or len(layer_names) == 0:
+        raise ValueError("layer_names must be a non-empty list of layer names, e.g. ['block_6_expand_relu']")
+    known = {layer.name for layer in backbone.model.layers}
+    missing = [name for name in layer_names if name not in known]
+    if missing:
+        raise ValueError(
+            f"{backbone.name} has no layer(s) {missing}; see backbone.layer_names() "
+            f"(e.g. {', '.join(backbone.layer_names('relu')[:4] or backbone.layer_names()[:4])}, ...)"
+        )
+    names = list(dict.fromkeys(layer_names))
+    base = backbone.model
+    tap = keras.Model(base.inputs, [base.get_layer(name).output for name in names], name=f"{backbone.name}_taps")
+    inputs = keras.Input(shape=(None, None, 3), name="image")
+    outputs = tap(backbone.preprocess(inputs))
+    if not isinstance(outputs, (list, tuple)):
+        outputs = [outputs]
+    return keras.Model(inputs, dict(zip(names, outputs)), name=f"{backbone.name}_features")
+
+
+def to_uint8(image: Any) -> np.ndarray:
+    """Convert a float RGB image (or a batch of one) in ``[0, 1]`` to a ``uint8`` ``(H, W, 3)`` array.
+
+    Values outside ``[0, 1]`` are clipped; TensorFlow tensors and variables are accepted.
+
+    Example:
+        >>> to_uint8(np.full((1, 2, 2, 3), 0.5)).max()
+        np.uint8(128)
+    """
+    array = np.asarray(image.numpy() if hasattr(image, "numpy") else image)
+    if array.dtype == object or not np.issubdtype(array.dtype, np.floating):
+        raise TypeError(f"image must be a float array with values in [0, 1], got dtype {array.dtype}")
+    if array.ndim == 4:
+        if array.shape[0] != 1:
+            raise ValueError(f"a batch must hold exactly one image, got shape {array.shape}")
+        array = array[0]
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"image must have shape (H, W, 3) or (1, H, W, 3), got {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError("image contains NaN or infinity")
+    return np.rint(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
