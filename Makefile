@@ -8,7 +8,8 @@ STAMP  := $(VENV)/.cvcourse-installed
 # Printed by `make test` so that CI logs show how long each notebook took.
 PYTEST_NB := $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
 # Student copies run too: these are executed under nbval (the rest are checked structurally by tests/).
-STUDENT_SAMPLE ?= notebooks/student/01_pixels.ipynb
+STUDENT_SAMPLE ?= notebooks/student/01_pixels.ipynb notebooks/student/02_perceptron.ipynb \
+                  notebooks/student/11_deep_dream.ipynb notebooks/student/12_style_transfer.ipynb
 PROFILE ?= smoke
 
 export TF_CPP_MIN_LOG_LEVEL := 2
