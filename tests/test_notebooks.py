@@ -93,3 +93,15 @@ def test_student_notebook_is_ready_for_students(path):
         tags = cell.metadata.get("tags", [])
         if "raise NotImplementedError()" in cell.source or set(tags) & set(build.EXERCISE_TAGS):
             assert build.RAISES_TAG in tags
+
+
+def test_the_leak_detector_finds_a_copied_solution_line():
+    master = nbformat.v4.new_notebook()
+    master.cells = [
+        nbformat.v4.new_code_cell("def f(x):\n    # BEGIN SOLUTION\n    return np.hypot(x, x) * 2\n    # END SOLUTION"),
+        nbformat.v4.new_code_cell("print('shared line, long enough')"),
+    ]
+    secret = _solution_lines(master, "demo")
+    assert secret == {"return np.hypot(x, x) * 2"}
+    student_lines = {"return np.hypot(x, x) * 2", "raise NotImplementedError()"}
+    assert secret & student_lines
