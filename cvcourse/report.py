@@ -83,19 +83,24 @@ def run_notebook(path: Path, profile: str, timeout: int = 1800) -> dict[str, Any
     env = {"CVCOURSE_PROFILE": profile, "CVCOURSE_STRICT_CHECKS": "1", "CVCOURSE_REPORT": records_path}
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    samplers: list[_PeakMemory] = []
+
+    def watch_kernel(**_: Any) -> None:  # nbclient hook: the kernel has just started
+        samplers.append(_PeakMemory(client.km.provisioner.process.pid).__enter__())
+
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
+        on_notebook_start=watch_kernel,
+    )
     error = None
     start = time.perf_counter()
     try:
-        with client.setup_kernel():
-            pid = client.km.provisioner.process.pid
-            with _PeakMemory(pid) as memory:
-                try:
-                    for index, cell in enumerate(nb.cells):
-                        client.execute_cell(cell, index)
-                except CellExecutionError as failure:
-                    error = str(failure).strip().splitlines()[-1][:300]
+        client.execute()
+    except CellExecutionError as failure:
+        error = str(failure).strip().splitlines()[-1][:300]
     finally:
+        for sampler in samplers:
+            sampler.__exit__(None, None, None)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -108,7 +113,7 @@ def run_notebook(path: Path, profile: str, timeout: int = 1800) -> dict[str, Any
     return {
         "notebook": path.name,
         "seconds": round(seconds, 1),
-        "peak_memory_mb": round(memory.peak / 2**20),
+        "peak_memory_mb": round(max((sampler.peak for sampler in samplers), default=0) / 2**20),
         "exercises": exercises,
         "checks": len(checks),
         "checks_passed": sum(r["outcome"] == "passed" for r in checks),
