@@ -77,4 +77,4 @@ report: setup
 	$(BIN)/python -m cvcourse.report --profile $(PROFILE)
 
 bench: setup
-	$(BIN)/python -m cvcourse.bench
+	CVCOURSE_PROFILE=smoke $(BIN)/python -m cvcourse.bench
