@@ -29,15 +29,17 @@ from __future__ import annotations
 import argparse
 import base64
 import copy
-import os
 import re
 import sys
-import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 
 from cvcourse import REPO_URL
+
+if TYPE_CHECKING:
+    from cvcourse.execute import Execution
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -226,30 +228,48 @@ def strip_outputs(path: Path) -> bool:
     return after != before
 
 
-def build_solutions(out_dir: Path = SOLUTIONS_DIR, folder: Path = NOTEBOOKS, timeout: int = 1800) -> list[Path]:
-    """Execute every master (strict checks) into ``out_dir`` and save each figure as a PNG."""
-    from nbclient import NotebookClient
+def build_solutions(
+    out_dir: Path = SOLUTIONS_DIR,
+    folder: Path = NOTEBOOKS,
+    profile: str | None = None,
+    cell_timeout: float | None = None,
+) -> list[Execution]:
+    """Execute every master (strict checks) into ``out_dir`` and save each figure as a PNG.
 
-    os.environ.setdefault("CVCOURSE_STRICT_CHECKS", "1")
+    Each master runs through :func:`cvcourse.execute.execute_notebook`, the executor that
+    ``make report`` uses too: a cell past its time limit, a failed check or a dead kernel
+    is reported and the next master runs. Every executed notebook is written (a failed one
+    with its outputs up to the failing cell); the caller decides what a failure means.
+    ``profile`` defaults to ``$CVCOURSE_PROFILE``; ``cell_timeout`` to the profile's limit.
+
+    Example:
+        >>> runs = build_solutions()  # doctest: +SKIP
+        >>> [run.path.name for run in runs if not run.ok]  # doctest: +SKIP
+        []
+    """
+    from cvcourse.execute import execute_notebook
+    from cvcourse.profile import requested_profile
+
+    profile = requested_profile() if profile is None else profile
+    found = masters(folder)
+    if not found:
+        raise FileNotFoundError(f"no master notebooks (NN_topic.ipynb) in {folder}")
     figures = out_dir / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    written = []
-    for master in masters(folder):
-        nb = nbformat.read(master, as_version=4)
-        start = time.perf_counter()
-        print(f"executing {master.name} ...", flush=True)
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
-        print(f"  {master.name}: {time.perf_counter() - start:.0f} s", flush=True)
-        target = out_dir / master.name
-        nbformat.write(nb, target)
-        written.append(target)
-        for index, cell in enumerate(nb.cells):
+    runs = []
+    for master in found:
+        print(f"executing {master.name} ({profile}) ...", flush=True)
+        run = execute_notebook(master, profile, strict=True, cell_timeout=cell_timeout)
+        print(f"  {master.name}: {run.seconds:.0f} s" + ("" if run.ok else f", FAILED: {run.error}"), flush=True)
+        nbformat.write(run.notebook, out_dir / master.name)
+        for index, cell in enumerate(run.notebook.cells):
             for number, output in enumerate(cell.get("outputs", [])):
                 data = output.get("data", {})
                 if "image/png" in data:
                     png = figures / f"{master.stem}_cell{index:03d}_{number}.png"
                     png.write_bytes(base64.b64decode(data["image/png"]))
-    return written
+        runs.append(run)
+    return runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,8 +297,13 @@ def main(argv: list[str] | None = None) -> int:
             changed = [p.name for p in masters() if strip_outputs(p)]
             print(f"stripped outputs from: {', '.join(changed)}" if changed else "masters carry no outputs.")
         else:
-            for path in build_solutions():
-                print(f"wrote {path.relative_to(ROOT)}")
+            runs = build_solutions()
+            failed = [run for run in runs if not run.ok]
+            print(f"wrote {len(runs)} notebooks to {SOLUTIONS_DIR.relative_to(ROOT)}/ in {sum(r.seconds for r in runs):.0f} s")
+            for run in failed:
+                print(f"error: {run.path.name} {run.error}", file=sys.stderr)
+            if failed:
+                return 1
     except MarkerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

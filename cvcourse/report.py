@@ -1,8 +1,9 @@
 """``make report``: execute every master notebook and tabulate time, memory, exercises and figures.
 
-For each master it records the wall time, the kernel's peak resident memory (sampled
-every 0.2 s with psutil), the number of exercises (cells tagged ``exercise``) and of
-check results, and every headline figure the notebook publishes through
+Each master runs through :func:`cvcourse.execute.execute_notebook`, the executor
+``make solutions`` uses too. For each master it records the wall time, the kernel's peak
+resident memory (sampled every 0.2 s with psutil), the number of exercises (cells tagged
+``exercise``) and of check results, and every headline figure the notebook publishes through
 :func:`cvcourse.checks.target` (value, threshold, met or not). Nothing is scraped from
 text: the notebooks write JSON lines to ``$CVCOURSE_REPORT``.
 
@@ -28,6 +29,7 @@ from typing import Any
 import nbformat
 
 from cvcourse.build import NOTEBOOKS, ROOT, masters
+from cvcourse.checks import REPORT_ENV
 from cvcourse.profile import PROFILES
 
 REPORTS = ROOT / "reports"
@@ -65,60 +67,49 @@ class _PeakMemory:
         self._thread.join()
 
 
-def run_notebook(path: Path, profile: str, timeout: int = 1800) -> dict[str, Any]:
+def run_notebook(path: Path, profile: str, cell_timeout: float | None = None) -> dict[str, Any]:
     """Execute one master in ``profile`` with strict checks and return its report row.
+
+    It runs through :func:`cvcourse.execute.execute_notebook`, the executor that
+    ``make solutions`` uses too, so a row always comes back: a failed check, a cell past
+    its time limit or a dead kernel ends up in ``error``. ``cell_timeout`` defaults to the
+    profile's limit (:data:`cvcourse.execute.LIMITS`).
 
     Example:
         >>> row = run_notebook(NOTEBOOKS / "01_pixels.ipynb", "smoke")  # doctest: +SKIP
+        >>> row["error"], row["checks_passed"]  # doctest: +SKIP
+        (None, 4)
     """
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from cvcourse.execute import execute_notebook
 
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
-    nb = nbformat.read(path, as_version=4)
-    exercises = sum("exercise" in cell.metadata.get("tags", []) for cell in nb.cells)
+    path = Path(path)
+    exercises = sum("exercise" in cell.metadata.get("tags", []) for cell in nbformat.read(path, as_version=4).cells)
     with tempfile.NamedTemporaryFile("w+", suffix=".jsonl", delete=False) as handle:
         records_path = handle.name
-    env = {"CVCOURSE_PROFILE": profile, "CVCOURSE_STRICT_CHECKS": "1", "CVCOURSE_REPORT": records_path}
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
     samplers: list[_PeakMemory] = []
-
-    def watch_kernel(**_: Any) -> None:  # nbclient hook: the kernel has just started
-        samplers.append(_PeakMemory(client.km.provisioner.process.pid).__enter__())
-
-    client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
-        on_notebook_start=watch_kernel,
-    )
-    error = None
-    start = time.perf_counter()
     try:
-        client.execute()
-    except CellExecutionError as failure:
-        error = str(failure).strip().splitlines()[-1][:300]
+        run = execute_notebook(
+            path, profile, strict=True, env={REPORT_ENV: records_path}, cell_timeout=cell_timeout,
+            on_kernel_start=lambda pid: samplers.append(_PeakMemory(pid).__enter__()),
+        )
     finally:
         for sampler in samplers:
             sampler.__exit__(None, None, None)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    seconds = time.perf_counter() - start
-    records = [json.loads(line) for line in Path(records_path).read_text(encoding="utf-8").splitlines() if line.strip()]
-    os.unlink(records_path)
+        text = Path(records_path).read_text(encoding="utf-8")
+        os.unlink(records_path)
+    records = [json.loads(line) for line in text.splitlines() if line.strip()]
     checks = [r for r in records if r["kind"] == "check"]
     return {
         "notebook": path.name,
-        "seconds": round(seconds, 1),
+        "seconds": run.seconds,
         "peak_memory_mb": round(max((sampler.peak for sampler in samplers), default=0) / 2**20),
         "exercises": exercises,
         "checks": len(checks),
         "checks_passed": sum(r["outcome"] == "passed" for r in checks),
         "targets": [r for r in records if r["kind"] == "target"],
-        "error": error,
+        "error": run.error,
     }
 
 
