@@ -15,16 +15,45 @@ def _requirement_names(lines):
 
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = _requirement_names(project["dependencies"] + project["optional-dependencies"]["test"])
+    extras = project["optional-dependencies"]
+    wanted = _requirement_names(project["dependencies"] + extras["lab"] + extras["test"])
     yml = (ROOT / "environment.yml").read_text().splitlines()
     pip_lines = [line.strip()[2:] for line in yml if line.startswith("      - ") and not line.strip().startswith("- -e")]
     assert _requirement_names(pip_lines) == wanted
 
 
-def test_opencv_is_pinned_below_5():
+def test_opencv_is_pinned_below_5_for_a_local_lab_and_the_runtime_fallback_is_the_same_pin():
+    from cvcourse.runtime import OPENCV_FALLBACK
+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    (opencv,) = [dep for dep in project["dependencies"] if dep.startswith("opencv")]
+    (opencv,) = [dep for dep in project["optional-dependencies"]["lab"] if dep.startswith("opencv")]
     assert "<5" in opencv
+    assert opencv == OPENCV_FALLBACK
+
+
+def test_run_time_dependencies_replace_nothing_colab_ships():
+    # pip would replace Colab's shared cv2 for any OpenCV requirement, upgrade its ipywidgets 7.7.1
+    # (its front end supports 7 only) for ipywidgets>=8, and add a JupyterLab it does not use.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = _requirement_names(project["dependencies"])
+    assert not any(name.startswith("opencv") for name in names)
+    assert "jupyterlab" not in names
+    assert "ipywidgets>=7.7" in project["dependencies"]
+    assert '-e ".[lab,test]"' in (ROOT / "Makefile").read_text()  # a local set-up adds the extras
+
+
+def test_the_repository_address_lives_in_one_place():
+    from cvcourse import REPO_URL
+    from cvcourse.build import colab_url
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["urls"]["Homepage"] == REPO_URL
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"\(https://colab\.research\.google\.com/github/[^)]+\)", readme)
+    assert len(links) == 12
+    for link in links:
+        path = link[1:-1].split("/blob/main/", 1)[1]
+        assert link[1:-1] == colab_url(path)
 
 
 def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
