@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 import nbformat
 
 from cvcourse import REPO_URL
+from cvcourse.runtime import COURSE_SPEC, install_cell_source
 
 if TYPE_CHECKING:
     from cvcourse.execute import Execution
@@ -132,17 +133,13 @@ def _header_cells(name: str) -> list:
     badge = nbformat.v4.new_markdown_cell(
         f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(f'notebooks/student/{name}')})\n\n"
         "*Student copy: exercises marked `# YOUR CODE HERE` are yours to write; the check cell below each one "
-        "tells you at once whether your answer is right.*",
+        "tells you at once whether your answer is right. On Colab, the next cell installs the course and "
+        "prints one line: what it installed and what, if anything, it replaced.*",
         id="colab-badge",
     )
-    install = nbformat.v4.new_code_cell(
-        "# On Colab only: install the course package (locally, `make lab` has installed it already).\n"
-        "import sys\n"
-        'if "google.colab" in sys.modules:\n'
-        "    import subprocess\n"
-        f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "cvcourse @ git+{REPO_URL}"], check=True)',
-        id="colab-install",
-    )
+    # The code comes from cvcourse.runtime, so that the Colab job (`make test-colab`) runs the
+    # very same commands with the Git address replaced by the checkout.
+    install = nbformat.v4.new_code_cell(install_cell_source(COURSE_SPEC), id="colab-install")
     for cell in (badge, install):
         cell.metadata["tags"] = [HEADER_TAG]
     return [badge, install]
