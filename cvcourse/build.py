@@ -57,6 +57,8 @@ MD_STUB = "_YOUR ANSWER HERE_"
 EXERCISE_TAGS = ("exercise", "depends-on-exercise")
 RAISES_TAG = "raises-exception"
 HEADER_TAG = "colab-header"
+#: Master-only cells that feed wrong answers to a check (see :mod:`cvcourse.wrong_answers`).
+WRONG_ANSWERS_TAG = "wrong-answers"
 
 
 class MarkerError(ValueError):
@@ -156,7 +158,7 @@ def make_student(master: Path):
     cells = _header_cells(master.name)
     for index, cell in enumerate(nb.cells):
         tags = list(cell.get("metadata", {}).get("tags", []))
-        if HEADER_TAG in tags:
+        if HEADER_TAG in tags or WRONG_ANSWERS_TAG in tags:
             continue
         where = f"{master.name}, cell {index} (id {cell.get('id', '?')})"
         if cell.cell_type == "raw":

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import linecache
 import math
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,6 +55,33 @@ def _publish(record: dict[str, Any]) -> None:
             handle.write(json.dumps(record) + "\n")
 
 
+#: The source of the notebook cell that last ran each check, by exercise name (see :mod:`cvcourse.wrong_answers`).
+_cell_sources: dict[str, str] = {}
+
+
+def _remember_cell(name: str, frame: Any) -> None:
+    """Keep the source of the notebook cell whose ``with check(name)`` is starting.
+
+    IPython compiles each cell under a made-up file name and puts its source in
+    :mod:`linecache`; a real file on disk (a test module, a script) is not a cell.
+    """
+    filename = frame.f_code.co_filename
+    if frame.f_code.co_name == "<module>" and not os.path.exists(filename):
+        lines = linecache.getlines(filename)
+        if lines:
+            _cell_sources[name] = "".join(lines)
+
+
+def cell_source(name: str) -> str | None:
+    """The source of the notebook cell that last ran ``check(name)``, or None.
+
+    Example:
+        >>> cell_source("an exercise that never ran") is None
+        True
+    """
+    return _cell_sources.get(name)
+
+
 @contextlib.contextmanager
 def check(name: str, *, hint: str = "") -> Iterator[None]:
     """Grade the code in the ``with`` block and print ✅ / ❌ + hint / ⏳.
@@ -66,6 +95,7 @@ def check(name: str, *, hint: str = "") -> Iterator[None]:
         raise ValueError("check() needs a non-empty exercise name, e.g. check('Exercise 1 - grayscale')")
     if not isinstance(hint, str):
         raise TypeError(f"hint must be a string, got {type(hint).__name__}")
+    _remember_cell(name, sys._getframe(2))
     _open_checks.append(name)
     outcome, detail = "passed", ""
     try:
@@ -154,21 +184,119 @@ def expect_close(actual: Any, expected: Any, *, atol: float = 1e-6, rtol: float 
         )
 
 
-def expect_equal(actual: Any, expected: Any, what: str = "result") -> None:
-    """Fail unless ``actual == expected`` (element-wise for arrays).
+def _shown(value: Any, limit: int = 160) -> str:
+    text = repr(value.tolist()) if isinstance(value, np.ndarray) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def expect_equal(actual: Any, expected: Any, what: str = "result", *, reveal: bool = True) -> None:
+    """Fail unless ``actual == expected`` (element-wise for arrays), showing what was returned.
+
+    The message always shows ``actual``; it shows ``expected`` beside it only with
+    ``reveal=True`` (the default): pass ``reveal=False`` where the expected value would
+    give the answer away.
 
     Example:
         >>> expect_equal(226, 226, what="LBP code")
     """
+    if not isinstance(reveal, bool):
+        raise TypeError(f"reveal must be True or False, got {reveal!r}")
     if isinstance(expected, (np.ndarray, list, tuple)) and not isinstance(expected, str):
         got, want = np.asarray(actual), np.asarray(expected)
         if got.shape != want.shape:
-            raise CheckFailed(f"{what}: expected shape {want.shape}, got {got.shape}")
+            raise CheckFailed(f"{what}: expected shape {want.shape}, got shape {got.shape}: {_shown(got)}")
         if not np.array_equal(got, want):
-            raise CheckFailed(f"{what}: {int(np.sum(got != want))} of {want.size} entries differ from {want.tolist()!r}"[:400])
+            wanted = f" (expected {_shown(want)})" if reveal else ""
+            raise CheckFailed(f"{what}: {int(np.sum(got != want))} of {want.size} entries differ; got {_shown(got)}{wanted}")
         return
     if actual != expected:
-        raise CheckFailed(f"{what}: expected {expected!r}, got {actual!r}")
+        raise CheckFailed(f"{what}: got {_shown(actual)}" + (f", expected {_shown(expected)}" if reveal else ""))
+
+
+@contextlib.contextmanager
+def forbid(*modules: str, instead: str) -> Iterator[None]:
+    """Fail the check if the notebook's own code calls into ``modules`` while the block runs.
+
+    Where an exercise is to write something by hand, its check runs the student's
+    function inside ``forbid(...)``: a direct call from notebook code to a function of one
+    of those modules (however it was imported: ``cv2.Sobel``, ``from scipy.special import
+    softmax``, ...) makes the check fail with a message naming the call. Calls the library
+    makes internally, and calls from the check's own reference code outside the block,
+    do not count. (It watches calls with :func:`sys.setprofile`, only while the block runs.)
+
+    Example:
+        >>> import math
+        >>> def length(x, y):
+        ...     return math.hypot(x, y)
+        >>> with check("demo"), forbid("math", instead="use ** and a square root"):
+        ...     _ = length(3, 4)
+        ❌ demo: math.hypot is not allowed in this exercise: use ** and a square root
+    """
+    if not modules or not all(isinstance(m, str) and m.strip() for m in modules):
+        raise ValueError("forbid() needs the module names to watch, e.g. forbid('cv2', instead='...')")
+    if not isinstance(instead, str) or not instead.strip():
+        raise ValueError("instead must tell the student what to do instead, e.g. 'write the loop yourself'")
+    prefixes = tuple(modules)
+    seen: list[str] = []
+    home = sys._getframe(2).f_globals  # the globals of the code that opened the ``with`` block
+
+    builtins = _builtin_functions(prefixes)
+
+    def watch(frame: Any, event: str, arg: Any) -> None:
+        if event == "c_call":
+            module = getattr(arg, "__module__", None)
+            caller = frame
+            name = f"{module}.{getattr(arg, '__name__', '?')}" if module else builtins.get(id(arg), "")
+        elif event == "call":
+            caller, name = frame.f_back, f"{frame.f_globals.get('__name__', '')}.{frame.f_code.co_name}"
+        else:
+            return
+        if caller is not None and caller.f_globals is home and name not in seen \
+                and any(name.startswith(prefix + ".") for prefix in prefixes):
+            seen.append(name)
+
+    def refusal() -> CheckFailed:
+        shown = ", ".join(_short(name, prefixes) for name in seen[:3])
+        return CheckFailed(f"{shown} is not allowed in this exercise: {instead}")
+
+    previous = sys.getprofile()
+    sys.setprofile(watch)
+    try:
+        yield
+    except Exception:
+        if seen:  # the shortcut is the news, not whatever it went on to break
+            raise refusal() from None
+        raise
+    finally:
+        sys.setprofile(previous)
+    if seen:
+        raise refusal()
+
+
+def _builtin_functions(prefixes: tuple[str, ...]) -> dict[int, str]:
+    """``id -> "module.name"`` for the C functions of the loaded modules under ``prefixes``.
+
+    Some extension modules (OpenCV's ``cv2``) leave ``__module__`` of their functions
+    empty, so a profiler sees a nameless built-in: look it up by identity instead.
+    """
+    import types
+
+    found: dict[int, str] = {}
+    for module_name, module in list(sys.modules.items()):
+        if module is None or not any(module_name == p or module_name.startswith(p + ".") for p in prefixes):
+            continue
+        for attribute, value in list(vars(module).items()):
+            if isinstance(value, types.BuiltinFunctionType):
+                found.setdefault(id(value), f"{module_name}.{attribute}")
+    return found
+
+
+def _short(name: str, prefixes: tuple[str, ...]) -> str:
+    """``scipy.special._logsumexp.softmax`` -> ``scipy.special.softmax`` (the name the student typed)."""
+    for prefix in prefixes:
+        if name.startswith(prefix + "."):
+            return f"{prefix}.{name.rsplit('.', 1)[-1]}"
+    return name
 
 
 def target(name: str, value: Any, *, at_least: float | None = None, at_most: float | None = None, unit: str = "") -> float:

@@ -67,7 +67,7 @@ def test_expect_close_reports_where(capsys):
 
 def test_expect_equal_and_shape():
     expect_equal([1, 2], np.array([1, 2]))
-    with pytest.raises(CheckFailed, match="expected 226, got 227"):
+    with pytest.raises(CheckFailed, match="got 227, expected 226"):
         expect_equal(227, 226, what="LBP code")
     with pytest.raises(CheckFailed, match="1 of 2 entries"):
         expect_equal([1, 3], [1, 2])
