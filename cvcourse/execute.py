@@ -325,7 +325,7 @@ def execute_notebook(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m cvcourse.execute [--profile P] [--cell-timeout S] [--notebook-timeout S] [--no-strict] NOTEBOOK...``.
+    """``python -m cvcourse.execute [--profile P] [--cell-timeout S] [--notebook-timeout S] [--no-strict] [--records F] NOTEBOOK...``.
 
     Runs each notebook, prints its time (and slowest cells) or its failure; non-zero if any failed.
 
@@ -339,13 +339,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell (default: by profile)")
     parser.add_argument("--notebook-timeout", type=float, default=None, help="seconds for all cells (default: by profile)")
     parser.add_argument("--no-strict", action="store_true", help="do not set CVCOURSE_STRICT_CHECKS=1")
+    parser.add_argument("--records", type=Path, default=None,
+                        help=f"append the notebooks' published records (checks, targets, wrong answers) to this file (${REPORT_ENV})")
     parser.add_argument("notebooks", nargs="+", type=Path)
     args = parser.parse_args(argv)
     failed = 0
     total = time.perf_counter()
     for path in args.notebooks:
         run = execute_notebook(
-            path, args.profile, strict=not args.no_strict, cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout
+            path, args.profile, strict=not args.no_strict, cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
+            env={REPORT_ENV: str(args.records.resolve())} if args.records else None,
         )
         if run.ok:
             slowest = ", ".join(f"{index} {seconds:.1f} s" for index, seconds in run.slowest_cells())

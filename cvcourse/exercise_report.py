@@ -66,13 +66,27 @@ def describe_check(source: str) -> tuple[str | None, list[str]]:
                 text = _literal(keyword["what"])
             elif func in ("expect_equal", "expect_shape") and len(node.args) >= 3:
                 text = _literal(node.args[2])
-            elif func == "expect" and len(node.args) >= 2:
-                text = _literal(node.args[1])
+            elif func == "expect":
+                text = None   # a diagnosis of one mistake, counted by describe_diagnoses(), not a comparison
             elif func == "target" and node.args:
                 text = f"target: {_literal(node.args[0])}"
             if text and text not in compared:
                 compared.append(text)
     return name, compared
+
+
+def describe_diagnoses(source: str) -> int:
+    """How many ``expect(condition, message)`` diagnoses a check cell makes (each names one mistake).
+
+    Example:
+        >>> describe_diagnoses('with check("Ex 1"):\\n    expect(f(0) != 1, "off by one")\\n    expect_close(f(1), 2)')
+        1
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return 0
+    return sum(isinstance(node, ast.Call) and getattr(node.func, "id", "") == "expect" for node in ast.walk(tree))
 
 
 def exercises_of(path: Path) -> list[dict[str, Any]]:
@@ -90,10 +104,11 @@ def exercises_of(path: Path) -> list[dict[str, Any]]:
         for follower in nb.cells[index + 1:index + 4]:
             name, compared = describe_check(follower.source) if follower.cell_type == "code" else (None, [])
             if name:
-                found.append({"notebook": path.name, "name": name, "checked_by": compared})
+                found.append({"notebook": path.name, "name": name, "checked_by": compared,
+                              "diagnoses": describe_diagnoses(follower.source)})
                 break
         else:
-            found.append({"notebook": path.name, "name": f"(cell {index}: no check cell found)", "checked_by": []})
+            found.append({"notebook": path.name, "name": f"(cell {index}: no check cell found)", "checked_by": [], "diagnoses": 0})
     return found
 
 
@@ -134,13 +149,13 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
         "passes and at least two plausible wrong answers are rejected with a message that names the mistake.",
         f"Proven: {proven} of {len(rows)} exercises.",
         "",
-        "| notebook | exercise | checked by | model answer | wrong answers rejected (mistake named) | mistakes tried |",
-        "|---|---|---|---|---:|---|",
+        "| notebook | exercise | compared with | mistakes diagnosed | model answer | wrong answers rejected (mistake named) | mistakes tried |",
+        "|---|---|---|---:|---|---:|---|",
     ]
     for row in rows:
         checked = "; ".join(row["checked_by"])[:220] or "-"
         mistakes = "; ".join(row["mistakes"]) or "-"
-        lines.append(f"| {row['notebook']} | {row['name']} | {checked} | {row['model_answer']} | "
+        lines.append(f"| {row['notebook']} | {row['name']} | {checked} | {row['diagnoses']} | {row['model_answer']} | "
                      f"{row['rejected']}/{row['wrong_answers']} ({row['mistake_named']}) | {mistakes} |")
     return "\n".join(lines) + "\n"
 

@@ -204,14 +204,14 @@ def test_the_exercise_report_reads_checks_and_verdicts(tmp_path):
         for m, n in (("adds one", True), ("squares", False))]
     rows = exercise_report.exercise_rows(records, [path])
     assert rows == [{"notebook": "99_demo.ipynb", "name": "Exercise 9 - double",
-                     "checked_by": ["double(2) vs 4", "no calls into numpy"], "model_answer": "passed",
+                     "checked_by": ["double(2) vs 4", "no calls into numpy"], "diagnoses": 0, "model_answer": "passed",
                      "wrong_answers": 2, "rejected": 2, "mistake_named": 1, "mistakes": ["adds one", "squares"]}]
     table = exercise_report.to_markdown(rows)
-    assert "Proven: 0 of 1 exercises" in table and "| 2/2 (1) |" in table
+    assert "Proven: 0 of 1 exercises" in table and "| 0 | passed | 2/2 (1) |" in table
 
 
 def test_every_master_exercise_is_found_with_its_check():
     rows = exercise_report.exercise_rows([])
     assert len(rows) >= 4 * len(build.masters())
     assert all(not row["name"].startswith("(cell") for row in rows), [r for r in rows if r["name"].startswith("(cell")]
-    assert all(row["checked_by"] for row in rows)
+    assert all(row["checked_by"] or row["diagnoses"] for row in rows)
