@@ -3,7 +3,8 @@
 Each master runs through :func:`cvcourse.execute.execute_notebook`, the executor
 ``make solutions`` uses too. For each master it records the wall time, the kernel's peak
 resident memory (sampled every 0.2 s with psutil), the number of exercises (cells tagged
-``exercise``) and of check results, and every headline figure the notebook publishes through
+``exercise``) and of checks passed (each check counted once, on the model answer: not the
+re-runs that feed it wrong answers), and every headline figure the notebook publishes through
 :func:`cvcourse.checks.target` (value, threshold, met or not). Nothing is scraped from
 text: the notebooks write JSON lines to ``$CVCOURSE_REPORT``.
 
@@ -100,14 +101,17 @@ def run_notebook(path: Path, profile: str, cell_timeout: float | None = None) ->
         text = Path(records_path).read_text(encoding="utf-8")
         os.unlink(records_path)
     records = [json.loads(line) for line in text.splitlines() if line.strip()]
-    checks = [r for r in records if r["kind"] == "check"]
+    verdicts: dict[str, str] = {}  # one per check: its check cell's own run comes first; the re-runs
+    for record in records:  # by cvcourse.wrong_answers.reject, fed wrong answers, come after it
+        if record["kind"] == "check":
+            verdicts.setdefault(record["name"], record["outcome"])
     return {
         "notebook": path.name,
         "seconds": run.seconds,
         "peak_memory_mb": round(max((sampler.peak for sampler in samplers), default=0) / 2**20),
         "exercises": exercises,
-        "checks": len(checks),
-        "checks_passed": sum(r["outcome"] == "passed" for r in checks),
+        "checks": len(verdicts),
+        "checks_passed": sum(outcome == "passed" for outcome in verdicts.values()),
         "targets": [r for r in records if r["kind"] == "target"],
         "error": run.error,
     }

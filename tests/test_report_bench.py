@@ -53,6 +53,12 @@ def test_report_runs_a_notebook_and_collects_published_figures(tmp_path):
             "with check('Exercise 1'):\n    expect(f() == 2, 'two')\n"
             "target('accuracy', 0.95, at_least=0.9)"
         ),
+        # what cvcourse.wrong_answers.reject publishes when it re-runs the check on a wrong answer
+        nbformat.v4.new_code_cell(
+            "from cvcourse import checks\n"
+            "checks._publish({'kind': 'check', 'name': 'Exercise 1', 'outcome': 'failed'})\n"
+            "checks._publish({'kind': 'wrong-answer', 'name': 'Exercise 1', 'mistake': 'three', 'rejected': True})"
+        ),
     ]
     path = tmp_path / "01_demo.ipynb"
     nbformat.write(nb, path)
