@@ -82,6 +82,7 @@ def test_reject_publishes_its_verdict(tmp_path, monkeypatch):
     ns = _namespace(lambda x: 2 * x)
     wrong_answers.reject("Exercise 9 - double", mistake="should be 6", namespace=ns, inputs=[CHECK_CELL], double=abs)
     rows = exercise_report.read_records(records)
+    assert [r["kind"] for r in rows] == ["wrong-answer"], "the re-run of the check itself publishes nothing"
     verdicts = [r for r in rows if r["kind"] == "wrong-answer"]
     assert verdicts == [{"kind": "wrong-answer", "name": "Exercise 9 - double", "mistake": "should be 6",
                          "rejected": True, "named": True, "replaced": ["double"]}]
