@@ -2,9 +2,10 @@
 
 Each module holds one concern:
 
-- :mod:`cvcourse.profile`  - the ``smoke``/``full`` profile, ``pick()`` and seeding;
+- :mod:`cvcourse.profile`  - the ``smoke``/``full`` profile, the size knob, ``pick()``/``pick_source()`` and seeding;
 - :mod:`cvcourse.download` - checksummed, time-limited downloads into a cache;
-- :mod:`cvcourse.data`     - MNIST (full download or the offline 5,000 digits) and sample photos;
+- :mod:`cvcourse.sources`  - the registry of every real download (URL, sha256, credit) and the mirror setting;
+- :mod:`cvcourse.data`     - MNIST, tf_flowers, Oxford-IIIT Pet, COCO captions (full profile) and sample photos;
 - :mod:`cvcourse.checks`   - the check cells that grade exercises and publish headline figures;
 - :mod:`cvcourse.viz`      - image grids, feature maps, filters and training curves;
 - :mod:`cvcourse.build`    - the course build: student notebooks, solution notebooks.

@@ -10,9 +10,14 @@ network, so the course downloads with :func:`fetch` instead:
 - every failure is a :class:`DownloadError` subclass whose message names the file and
   says what to do.
 
+Notebooks and loaders do not call it with URLs of their own: every real file is a
+registry entry in :mod:`cvcourse.sources`, whose :func:`~cvcourse.sources.fetch_source`
+adds the mirror setting and calls :func:`fetch`.
+
 Example:
     >>> path = fetch("https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
-    ...              sha256=MNIST_SHA256, filename="mnist.npz")  # doctest: +SKIP
+    ...              sha256="731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+    ...              filename="mnist.npz")  # doctest: +SKIP
 """
 
 from __future__ import annotations

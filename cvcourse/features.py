@@ -5,11 +5,15 @@ an ImageNet-pretrained network and differentiate them with respect to the input 
 This module hides the plumbing they share:
 
 - :func:`load_backbone` returns the convolutional base of a pretrained network. In the
-  ``full`` profile it may be a classic ``keras.applications`` model (VGG19, InceptionV3)
-  with Keras's own ImageNet weights; the network is probed with a short timeout first,
-  because Keras's downloader has none. Offline (and always in ``smoke``) it is the
-  bundled torchvision MobileNetV2 from :mod:`cvcourse.pretrained`, after a one-line
-  :func:`cvcourse.profile.fall_back` notice when the full profile had asked for more.
+  ``full`` profile it may be a classic ``keras.applications`` model (VGG19, InceptionV3).
+  Their ImageNet weight files are **not** downloaded by Keras (its downloader has no
+  timeout and checks only an MD5): they are registry sources (:mod:`cvcourse.sources`),
+  fetched with a timeout and a pinned sha256 (or from ``$CVCOURSE_MIRROR``), and then
+  handed to Keras as a local file, ``keras.applications.VGG19(include_top=False,
+  weights=<path>)``. When that download is impossible (offline, or no sha256 pinned) -
+  and always in ``smoke`` - it is the torchvision MobileNetV2 of
+  :mod:`cvcourse.pretrained`, after a one-line :func:`cvcourse.profile.fall_back` notice
+  when the full profile had asked for more.
 - :func:`feature_extractor` builds a model from a float RGB image in ``[0, 1]`` of any
   size to a dict ``{layer name: activations}``; each backbone's own input
   preprocessing is inside it, so notebook code is the same for every backbone.
@@ -24,23 +28,19 @@ Example:
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from cvcourse import profile
+from cvcourse import profile, sources
+from cvcourse.download import DownloadError
 
-#: Where ``keras.applications`` downloads its ImageNet weights from.
-KERAS_WEIGHTS_HOST = "storage.googleapis.com"
-
-#: The weight files Keras caches in ``$KERAS_HOME/models`` (``~/.keras/models``).
-_KERAS_WEIGHT_FILES = {
-    "vgg19": "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
-    "inception_v3": "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+#: The registry source (:data:`cvcourse.sources.SOURCES`) of each Keras backbone's ImageNet weights.
+WEIGHT_SOURCES = {
+    "vgg19": "vgg19_notop",
+    "inception_v3": "inception_v3_notop",
 }
 
 #: The backbones :func:`load_backbone` knows.
@@ -76,33 +76,6 @@ class Backbone:
         return [layer.name for layer in self.model.layers if layer.name.endswith(suffix)]
 
 
-def weights_reachable(host: str = KERAS_WEIGHTS_HOST, port: int = 443, timeout: float = 3.0) -> bool:
-    """True when a TCP connection to ``host:port`` opens within ``timeout`` seconds.
-
-    Used before calling ``keras.applications`` (whose downloader has no timeout).
-
-    Example:
-        >>> weights_reachable("127.0.0.1", 9, timeout=0.5)
-        False
-    """
-    if not isinstance(host, str) or not host:
-        raise TypeError(f"host must be a non-empty string, got {host!r}")
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        raise ValueError(f"port must be an integer in 1..65535, got {port!r}")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def _keras_weights_cached(name: str) -> bool:
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return os.path.isfile(os.path.join(home, "models", _KERAS_WEIGHT_FILES[name]))
-
-
 def _vgg19_preprocess(images: Any) -> Any:
     from keras import ops
 
@@ -118,12 +91,13 @@ def _identity(images: Any) -> Any:
     return images
 
 
-def _load_keras_application(name: str) -> Backbone:
+def _load_keras_application(name: str, weights: str) -> Backbone:
+    """The Keras application ``name`` without its classifier, with the weight file ``weights`` (a local .h5)."""
     import keras
 
     if name == "vgg19":
-        return Backbone(name, keras.applications.VGG19(include_top=False, weights="imagenet"), _vgg19_preprocess)
-    return Backbone(name, keras.applications.InceptionV3(include_top=False, weights="imagenet"), _inception_preprocess)
+        return Backbone(name, keras.applications.VGG19(include_top=False, weights=weights), _vgg19_preprocess)
+    return Backbone(name, keras.applications.InceptionV3(include_top=False, weights=weights), _inception_preprocess)
 
 
 def _load_mobilenet() -> Backbone:
@@ -132,18 +106,19 @@ def _load_mobilenet() -> Backbone:
     return Backbone("mobilenet_v2", load_mobilenet_v2(include_top=False, input_shape=(None, None, 3)), _identity)
 
 
-def load_backbone(preferred: str = "mobilenet_v2", *, timeout: float = 3.0) -> Backbone:
+def load_backbone(preferred: str = "mobilenet_v2", *, timeout: float = 60.0) -> Backbone:
     """Load an ImageNet-pretrained convolutional base, falling back to the offline MobileNetV2.
 
     ``preferred`` is ``"mobilenet_v2"`` (offline, always works), ``"vgg19"`` or
-    ``"inception_v3"`` (Keras's own ImageNet weights, full profile only). For the
-    Keras models the weight server is first probed with ``timeout``; when it is
-    unreachable or loading fails, :func:`cvcourse.profile.fall_back` prints a one-line
-    notice and the MobileNetV2 is returned instead - check ``backbone.name``.
+    ``"inception_v3"`` (Keras's ImageNet weights, full profile only; choose with
+    :func:`cvcourse.profile.pick_source`). Their weight file is fetched through the
+    registry with ``timeout``; when that fails, :func:`cvcourse.profile.fall_back`
+    prints a one-line notice and the MobileNetV2 is returned instead - check
+    ``backbone.name``.
 
     Example:
-        >>> backbone = load_backbone(pick(smoke="mobilenet_v2", full="vgg19"))  # doctest: +SKIP
-        >>> backbone.name in BACKBONES                                           # doctest: +SKIP
+        >>> backbone = load_backbone(pick_source(smoke="mobilenet_v2", full="vgg19"))  # doctest: +SKIP
+        >>> backbone.name in BACKBONES                                                  # doctest: +SKIP
         True
     """
     if not isinstance(preferred, str):
@@ -155,16 +130,16 @@ def load_backbone(preferred: str = "mobilenet_v2", *, timeout: float = 3.0) -> B
     if preferred != "mobilenet_v2":
         if profile.current_profile() != "full":
             raise ValueError(
-                f"{preferred} needs Keras's ImageNet download, which only the full profile uses; "
-                "ask for it with pick(smoke='mobilenet_v2', full=...)"
+                f"{preferred} needs a download of its ImageNet weights, which only the full profile makes; "
+                "ask for it with pick_source(smoke='mobilenet_v2', full=...)"
             )
-        if not _keras_weights_cached(preferred) and not weights_reachable(timeout=timeout):
-            profile.fall_back(f"{KERAS_WEIGHTS_HOST} unreachable, so no {preferred} weights; using the bundled MobileNetV2.")
+        try:
+            weights = sources.fetch_source(WEIGHT_SOURCES[preferred], timeout=timeout)
+        except DownloadError as error:
+            why = "the course pins no sha256 for them yet" if isinstance(error, sources.NotPinnedError) else type(error).__name__
+            profile.fall_back(f"{preferred} weights could not be downloaded ({why}); using the bundled MobileNetV2.")
         else:
-            try:
-                return _load_keras_application(preferred)
-            except Exception as error:  # noqa: BLE001 - any download/load failure means: use the offline model
-                profile.fall_back(f"{preferred} weights could not be loaded ({type(error).__name__}); using the bundled MobileNetV2.")
+            return _load_keras_application(preferred, str(weights))
     return _load_mobilenet()
 
 

