@@ -20,16 +20,20 @@ PROFILE ?= smoke
 EXECUTOR_MASTERS := notebooks/01_pixels.ipynb notebooks/03_cnn.ipynb
 NBVAL_MASTERS := $(filter-out $(EXECUTOR_MASTERS),$(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
+# What the masters publish while make test runs them (check outcomes, wrong-answer verdicts): reports/exercises.md.
+RECORDS := $(CURDIR)/build/records.jsonl
+
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: report bench setup lab test test-unit test-masters test-executor test-students test-colab test-full student check-student solutions strip clean help
+.PHONY: fresh-records exercise-report report bench setup lab test test-unit test-masters test-executor test-students test-colab test-mirror test-full student check-student solutions strip clean help
 
 help:
 	@echo "make lab            set up and open JupyterLab on the course"
 	@echo "make test           set up and run every test offline (smoke profile)"
 	@echo "make test-executor  run the widget masters 01, 03 through the course executor (part of make test)"
 	@echo "make test-colab     run student notebooks in a reproduction of Colab's runtime (part of make test)"
+	@echo "make test-mirror    run the full profile's code, small, on a local mirror of test files (part of make test)"
 	@echo "make test-full      the same at full course scale (GPU runners; downloads real data)"
 	@echo "make student        regenerate notebooks/student/ from the masters"
 	@echo "make check-student  fail if notebooks/student/ is out of date"
@@ -53,17 +57,26 @@ setup: $(STAMP)
 lab: setup
 	$(BIN)/jupyter lab notebooks/
 
-test: setup check-student test-unit test-masters test-executor test-students test-colab
+test: setup check-student test-unit fresh-records test-masters test-executor exercise-report test-students test-colab test-mirror
 
 test-unit: setup
 	$(BIN)/python -m pytest tests -q
 
 test-masters: setup
-	CVCOURSE_PROFILE=smoke CVCOURSE_STRICT_CHECKS=1 $(PYTEST_NB) $(NBVAL_MASTERS)
+	mkdir -p build
+	CVCOURSE_PROFILE=smoke CVCOURSE_STRICT_CHECKS=1 CVCOURSE_REPORT=$(RECORDS) $(PYTEST_NB) $(NBVAL_MASTERS)
 
 # Strict checks, 180 s per cell: fails on a failed check, a stalled cell or a dead kernel.
 test-executor: setup
-	$(BIN)/python -m cvcourse.execute --profile smoke --cell-timeout 180 $(EXECUTOR_MASTERS)
+	mkdir -p build
+	$(BIN)/python -m cvcourse.execute --profile smoke --cell-timeout 180 --records $(RECORDS) $(EXECUTOR_MASTERS)
+
+fresh-records:
+	rm -f $(RECORDS)
+
+# Every exercise, how its check works, and the wrong answers it rejected in this run: reports/exercises.md.
+exercise-report: setup
+	$(BIN)/python -m cvcourse.exercise_report $(RECORDS)
 
 test-students: setup
 	CVCOURSE_PROFILE=smoke $(PYTEST_NB) $(STUDENT_SAMPLE)
@@ -72,6 +85,14 @@ test-students: setup
 # the student install cell run exactly, then student notebooks under nbval: see tests/colab/colab_job.py.
 test-colab: setup
 	$(BIN)/python tests/colab/colab_job.py --python "$(COLAB_PYTHON)" --venv $(COLAB_VENV) --report reports/colab.md
+
+# The full profile's code paths offline: notebooks whose full path differs from smoke (plus 02 for the
+# full MNIST download), CVCOURSE_PROFILE=full at CVCOURSE_SCALE=small, on miniature copies of every
+# registered download served on 127.0.0.1; fails on any fallback (see cvcourse/mirror.py).
+MIRROR_NOTEBOOKS ?= notebooks/02_perceptron.ipynb notebooks/05_transfer_learning.ipynb notebooks/07_segmentation.ipynb \
+                    notebooks/08_captioning.ipynb notebooks/11_deep_dream.ipynb notebooks/12_style_transfer.ipynb
+test-mirror: setup
+	$(BIN)/python -m cvcourse.mirror test --dir build/mirror --timeout 900 $(MIRROR_NOTEBOOKS) -- $(PYTEST_NB) -q
 
 test-full: setup check-student
 	$(BIN)/python -m pytest tests -q
