@@ -230,7 +230,9 @@ def execute_notebook(
     ``on_kernel_start(pid)`` is called once the kernel is up (for example to sample its
     memory); if it raises, the run stops and that error is raised once the kernel is shut
     down. Failures of the notebook (a cell raised, a time limit, the kernel died) come back
-    in ``error``; only bad arguments and a failing ``on_kernel_start`` raise.
+    in ``error``; only bad arguments and a failing ``on_kernel_start`` raise. SIGINT
+    (Ctrl-C) or SIGTERM shuts the kernel down and raises ``KeyboardInterrupt`` or
+    ``SystemExit(128 + signal)``, so that a command running many notebooks stops.
 
     Example:
         >>> run = execute_notebook("notebooks/03_cnn.ipynb", "smoke", cell_timeout=180)  # doctest: +SKIP
@@ -272,8 +274,20 @@ def execute_notebook(
         budget["cell_limit_applies"] = cell_limit <= left
         return max(1.0, min(cell_limit, left))  # nbclient reads 0 as "no limit"
 
+    def stop_everything(signum: int) -> None:
+        kernel["signal"] = signum
+        kernel["process"].kill()  # nbclient sees a dead kernel within a second and cleans up
+        asyncio.get_running_loop().call_later(10, kernel["main"].cancel)  # in case it does not
+
     async def kernel_started(**_: Any) -> None:
         kernel["process"] = client.km.provisioner.process
+        # nbclient's own SIGINT/SIGTERM handlers only shut the kernel down, and the caller
+        # then goes on with the next notebook: Ctrl-C must stop the whole command instead.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                asyncio.get_running_loop().add_signal_handler(signum, stop_everything, signum)
+            except (RuntimeError, ValueError, NotImplementedError):  # not the main thread, or no signals here
+                pass
         if on_kernel_start is not None:
             try:  # raising here would leave the kernel running: nbclient starts it outside its cleanup
                 on_kernel_start(kernel["process"].pid)
@@ -291,30 +305,40 @@ def execute_notebook(
     )
 
     async def run_all() -> None:
+        kernel["main"] = asyncio.current_task()
         await asyncio.wait_for(client.async_execute(env=kernel_env), notebook_limit + GRACE)
 
     error = None
     start = time.perf_counter()
     try:
-        _run(run_all)
-    except CellExecutionError as failure:
-        error = f"{failure.ename}: {failure.evalue}".strip().splitlines()[0][:300]
-    except CellTimeoutError:
-        if budget["cell_limit_applies"]:
-            error = f"did not finish within the per-cell limit of {cell_limit:.0f} s"
-        else:
-            error = f"the notebook time limit of {notebook_limit:.0f} s ran out"
-    except DeadKernelError:
-        how = _kernel_exit(kernel.get("process"))
-        error = "the kernel died" + (f" ({how})" if how else "")
-    except asyncio.TimeoutError:
-        error = f"stopped after {notebook_limit + GRACE:.0f} s (notebook limit plus {GRACE:.0f} s for kernel start and shutdown)"
-    except Exception as failure:  # the kernel did not start, a channel broke, ...: report it, do not crash the caller
-        error = f"{type(failure).__name__}: {failure}".splitlines()[0][:300]
-    process = kernel.get("process")
-    if process is not None and process.poll() is None:  # nbclient could not shut it down
-        process.kill()
-        process.wait(timeout=30)
+        try:
+            _run(run_all)
+        except CellExecutionError as failure:
+            error = f"{failure.ename}: {failure.evalue}".strip().splitlines()[0][:300]
+        except CellTimeoutError:
+            if budget["cell_limit_applies"]:
+                error = f"did not finish within the per-cell limit of {cell_limit:.0f} s"
+            else:
+                error = f"the notebook time limit of {notebook_limit:.0f} s ran out"
+        except DeadKernelError:
+            how = _kernel_exit(kernel.get("process"))
+            error = "the kernel died" + (f" ({how})" if how else "")
+        except asyncio.TimeoutError:
+            error = f"stopped after {notebook_limit + GRACE:.0f} s (notebook limit plus {GRACE:.0f} s for kernel start and shutdown)"
+        except asyncio.CancelledError:
+            if "signal" not in kernel:
+                raise
+        except Exception as failure:  # the kernel did not start, a channel broke, ...: report it, do not crash the caller
+            error = f"{type(failure).__name__}: {failure}".splitlines()[0][:300]
+    finally:
+        process = kernel.get("process")
+        if process is not None and process.poll() is None:  # nbclient could not shut it down
+            process.kill()
+            process.wait(timeout=30)
+    if kernel.get("signal") == signal.SIGINT:
+        raise KeyboardInterrupt(f"interrupted while running {path.name}; its kernel is shut down")
+    if "signal" in kernel:
+        raise SystemExit(128 + kernel["signal"])
     if "hook_error" in kernel:
         raise RuntimeError(f"on_kernel_start failed: {kernel['hook_error']!r}") from kernel["hook_error"]
     seconds = time.perf_counter() - start

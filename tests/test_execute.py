@@ -1,6 +1,9 @@
 """The course executor (cvcourse.execute): settings, failures, time limits, kernel death, the widget stall."""
 
 import asyncio
+import os
+import signal
+import threading
 import time
 
 import nbformat
@@ -214,3 +217,20 @@ def test_the_command_line_fails_when_a_notebook_fails(tmp_path, capsys):
     assert main(["--cell-timeout", "60", str(good), str(bad)]) == 1
     out = capsys.readouterr().out
     assert "01_good.ipynb: ok in" in out and "02_bad.ipynb: FAILED" in out and "ZeroDivisionError" in out
+
+
+@pytest.mark.parametrize("signum, raised", [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, SystemExit)])
+def test_ctrl_c_or_sigterm_stops_the_caller_and_the_kernel(tmp_path, signum, raised):
+    # nbclient alone would only shut the kernel down, and `make solutions` would go on with the next master.
+    path = _notebook(tmp_path, "import os\nprint(os.getpid())", "import time\ntime.sleep(60)")
+    pids = []
+    timer = threading.Timer(4, os.kill, (os.getpid(), signum))
+    timer.start()
+    start = time.monotonic()
+    try:
+        with pytest.raises(raised):
+            execute_notebook(path, "smoke", cell_timeout=120, on_kernel_start=pids.append)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - start < 30
+    assert not psutil.pid_exists(pids[0]) or psutil.Process(pids[0]).status() == psutil.STATUS_ZOMBIE
