@@ -60,6 +60,23 @@ def _smoke_notice(what: str) -> None:
     print(f"smoke profile: {what} is used in the full profile only.")
 
 
+def _full_profile_files(names: tuple[str, ...], what: str, title: str, instead: str) -> list[Path] | None:
+    """The downloaded files of registry sources ``names``, or None with the notice students see.
+
+    None in the smoke profile (after a one-line notice naming ``what``), and None after a
+    :func:`cvcourse.profile.fall_back` notice ("``title`` could not be downloaded (why);
+    ``instead``") when a download fails.
+    """
+    if profile.current_profile() != "full":
+        _smoke_notice(what)
+        return None
+    try:
+        return [sources.fetch_source(name) for name in names]
+    except DownloadError as error:
+        profile.fall_back(f"{title} could not be downloaded ({_why(error)}); {instead}")
+        return None
+
+
 def load_mnist(*, offline_test_size: int = OFFLINE_TEST_SIZE, seed: int = 0):
     """Load MNIST as ``(x_train, y_train), (x_test, y_test)``, like ``keras.datasets.mnist``.
 
@@ -191,15 +208,8 @@ def load_flowers(pool_per_class: int, test_per_class: int, size: int, *, seed: i
     pool_per_class = positive_int(pool_per_class, "pool_per_class")
     test_per_class = positive_int(test_per_class, "test_per_class")
     size = positive_int(size, "size")
-    if profile.current_profile() != "full":
-        _smoke_notice("tf_flowers")
-        return None
-    try:
-        archive = sources.fetch_source("tf_flowers")
-    except DownloadError as error:
-        profile.fall_back(f"tf_flowers could not be downloaded ({_why(error)}); the notebook uses its offline task.")
-        return None
-    return read_flowers(archive, pool_per_class, test_per_class, size, seed=seed)
+    files = _full_profile_files(("tf_flowers",), "tf_flowers", "tf_flowers", "the notebook uses its offline task.")
+    return None if files is None else read_flowers(files[0], pool_per_class, test_per_class, size, seed=seed)
 
 
 def read_flowers(archive: str | Path, pool_per_class: int, test_per_class: int, size: int, *, seed: int = 0) -> FewShotTask:
@@ -283,17 +293,9 @@ def load_pets(size: int = 128, *, limit: int | None = None, seed: int = 0) -> Pe
     size = positive_int(size, "size")
     if limit is not None:
         limit = positive_int(limit, "limit")
-    if profile.current_profile() != "full":
-        _smoke_notice("the Oxford-IIIT Pet data set")
-        return None
-    try:
-        images_tar = sources.fetch_source("pets_images")
-        annotations_tar = sources.fetch_source("pets_annotations")
-    except DownloadError as error:
-        profile.fall_back(f"Oxford-IIIT Pet could not be downloaded ({_why(error)}); "
-                          "segmentation stays on the generated scenes.")
-        return None
-    return read_pets(images_tar, annotations_tar, size, limit=limit, seed=seed)
+    files = _full_profile_files(("pets_images", "pets_annotations"), "the Oxford-IIIT Pet data set", "Oxford-IIIT Pet",
+                                "segmentation stays on the generated scenes.")
+    return None if files is None else read_pets(*files, size, limit=limit, seed=seed)
 
 
 def parse_pet_list(text: str) -> dict[str, tuple[int, int, int]]:
@@ -418,17 +420,9 @@ def load_captions(size: int = 224, *, limit: int | None = None, seed: int = 0) -
     size = positive_int(size, "size")
     if limit is not None:
         limit = positive_int(limit, "limit")
-    if profile.current_profile() != "full":
-        _smoke_notice("the COCO captions data set")
-        return None
-    try:
-        images_zip = sources.fetch_source("coco_val2017_images")
-        annotations_zip = sources.fetch_source("coco_annotations_2017")
-    except DownloadError as error:
-        profile.fall_back(f"COCO captions could not be downloaded ({_why(error)}); "
-                          "captioning stays on the generated scenes.")
-        return None
-    return read_captions(images_zip, annotations_zip, size, limit=limit, seed=seed)
+    files = _full_profile_files(("coco_val2017_images", "coco_annotations_2017"), "the COCO captions data set",
+                                "COCO captions", "captioning stays on the generated scenes.")
+    return None if files is None else read_captions(*files, size, limit=limit, seed=seed)
 
 
 def parse_coco_captions(document: dict) -> dict[int, tuple[str, list[str]]]:
