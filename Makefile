@@ -26,7 +26,7 @@ RECORDS := $(CURDIR)/build/records.jsonl
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: fresh-records exercise-report report bench setup lab test test-unit test-masters test-executor test-students test-colab test-mirror test-full student check-student solutions strip clean help
+.PHONY: fresh-records exercise-report report bench grade setup lab test test-unit test-masters test-executor test-students test-colab test-mirror test-full student check-student solutions strip clean help
 
 help:
 	@echo "make lab            set up and open JupyterLab on the course"
@@ -41,6 +41,7 @@ help:
 	@echo "make strip          clear outputs from the master notebooks"
 	@echo "make report         execute every master, write reports/<profile>.md and .json (PROFILE=smoke|full)"
 	@echo "make bench          time the from-scratch algorithms against their libraries (reports/bench.md)"
+	@echo "make grade SUBMISSIONS=folder  grade submitted student notebooks with the masters' checks (build/grade/)"
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -118,3 +119,10 @@ report: setup
 
 bench: setup
 	CVCOURSE_PROFILE=smoke $(BIN)/python -m cvcourse.bench
+
+# Every file in SUBMISSIONS graded in a fresh kernel with the masters' checks: build/grade/gradebook.md and .csv.
+SUBMISSIONS ?=
+GRADE_TIMEOUT ?= 900
+grade: setup
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-of-notebooks [GRADE_TIMEOUT=seconds per notebook]"; exit 2; }
+	$(BIN)/python -m cvcourse.grade "$(SUBMISSIONS)" --out build/grade --timeout $(GRADE_TIMEOUT) --profile $(PROFILE)

@@ -8,7 +8,8 @@ Each module holds one concern:
 - :mod:`cvcourse.data`     - MNIST, tf_flowers, Oxford-IIIT Pet, COCO captions (full profile) and sample photos;
 - :mod:`cvcourse.checks`   - the check cells that grade exercises and publish headline figures;
 - :mod:`cvcourse.viz`      - image grids, feature maps, filters and training curves;
-- :mod:`cvcourse.build`    - the course build: student notebooks, solution notebooks.
+- :mod:`cvcourse.build`    - the course build: student notebooks, solution notebooks;
+- :mod:`cvcourse.grade`    - grading of submitted notebooks with the masters' checks (`make grade`).
 
 Example:
     >>> from cvcourse import pick

@@ -56,7 +56,7 @@ from typing import Any
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-from traitlets import Float
+from traitlets import Float, Integer
 
 from cvcourse.checks import REPORT_ENV, STRICT_ENV
 from cvcourse.profile import PROFILE_ENV, PROFILES
@@ -114,9 +114,11 @@ class CourseNotebookClient(NotebookClient):
     """
 
     poll_slice = Float(POLL_SLICE, help="Seconds one wait on the shell or IOPub channel lasts.").tag(config=True)
+    max_output_chars = Integer(0, help="Characters of output kept per cell (0: all); the rest is dropped with a notice.").tag(config=True)
 
     def __init__(self, nb: nbformat.NotebookNode, **kw: Any) -> None:
         super().__init__(nb, **kw)
+        self.output_chars: dict[int, int] = {}
         self.cell_seconds: dict[int, float] = {}
         self.current_cell: int | None = None
         self.abort: BaseException | None = None
@@ -127,6 +129,21 @@ class CourseNotebookClient(NotebookClient):
         for channel in (kc.shell_channel, kc.iopub_channel):
             channel.get_msg = sliced_get_msg(channel.get_msg, self.poll_slice)
         return kc
+
+    def output(self, outs: list[nbformat.NotebookNode], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
+        """Keep an output as nbclient does, unless the cell has already written ``max_output_chars``."""
+        if self.max_output_chars:
+            used = self.output_chars.get(cell_index, 0)
+            if used > self.max_output_chars:
+                return None
+            used += len(str(msg.get("content", "")))
+            self.output_chars[cell_index] = used
+            if used > self.max_output_chars:
+                notice = nbformat.v4.new_output("stream", name="stderr",
+                                                text=f"[output beyond {self.max_output_chars:,} characters dropped]\n")
+                outs.append(notice)
+                return notice
+        return super().output(outs, msg, display_id, cell_index)
 
     async def async_execute_cell(self, cell: nbformat.NotebookNode, cell_index: int, *args: Any, **kw: Any) -> Any:
         """Execute one cell as nbclient does, timing it (or raise ``abort`` if a caller set it)."""
@@ -219,6 +236,8 @@ def execute_notebook(
     on_kernel_start: Callable[[int], object] | None = None,
     kernel_name: str = "python3",
     poll_slice: float = POLL_SLICE,
+    allow_errors: bool = False,
+    max_output_chars: int = 0,
 ) -> Execution:
     """Execute the notebook at ``path`` in a fresh kernel and return an :class:`Execution`.
 
@@ -229,7 +248,9 @@ def execute_notebook(
     the call itself returns within ``notebook_timeout + GRACE`` seconds whatever happens.
     ``on_kernel_start(pid)`` is called once the kernel is up (for example to sample its
     memory); if it raises, the run stops and that error is raised once the kernel is shut
-    down. Failures of the notebook (a cell raised, a time limit, the kernel died) come back
+    down. With ``allow_errors`` a cell that raises does not stop the run (grading goes on past
+    an unfinished exercise); ``max_output_chars`` caps the output kept per cell (0: no cap).
+    Failures of the notebook (a cell raised, a time limit, the kernel died) come back
     in ``error``; only bad arguments and a failing ``on_kernel_start`` raise. SIGINT
     (Ctrl-C) or SIGTERM shuts the kernel down and raises ``KeyboardInterrupt`` or
     ``SystemExit(128 + signal)``, so that a command running many notebooks stops.
@@ -256,6 +277,10 @@ def execute_notebook(
     cell_limit = _positive_seconds(default_cell if cell_timeout is None else cell_timeout, "cell_timeout")
     notebook_limit = _positive_seconds(default_notebook if notebook_timeout is None else notebook_timeout, "notebook_timeout")
     poll_slice = _positive_seconds(poll_slice, "poll_slice")
+    if not isinstance(allow_errors, bool):
+        raise TypeError(f"allow_errors must be True or False, got {allow_errors!r}")
+    if isinstance(max_output_chars, bool) or not isinstance(max_output_chars, int) or max_output_chars < 0:
+        raise ValueError(f"max_output_chars must be a whole number >= 0 (0: no cap), got {max_output_chars!r}")
 
     nb = nbformat.read(path, as_version=4)
     kernel_env = {**os.environ, PROFILE_ENV: profile, **(env or {})}
@@ -302,6 +327,8 @@ def execute_notebook(
         resources={"metadata": {"path": str(path.parent.resolve())}},
         on_notebook_start=kernel_started,
         poll_slice=poll_slice,
+        allow_errors=allow_errors,
+        max_output_chars=max_output_chars,
     )
 
     async def run_all() -> None:

@@ -107,6 +107,8 @@ def test_the_kernel_start_hook_gets_the_kernel_pid_and_a_failing_hook_stops_the_
         ({"env": {"A": 1}}, TypeError, "env must map variable names to string values"),
         ({"strict": "yes"}, TypeError, "strict must be True or False"),
         ({"on_kernel_start": 3}, TypeError, "on_kernel_start must be a function"),
+        ({"allow_errors": 1}, TypeError, "allow_errors must be True or False"),
+        ({"max_output_chars": -5}, ValueError, "max_output_chars must be a whole number >= 0"),
     ],
 )
 def test_bad_arguments_are_refused_before_a_kernel_starts(tmp_path, kwargs, error, message):
