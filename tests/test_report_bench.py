@@ -17,6 +17,9 @@ def test_conv_implementations_agree_with_scipy():
     expected = scipy.signal.correlate2d(image, kernel, mode="valid")
     assert np.allclose(bench.conv2d_loops(image, kernel), expected)
     assert np.allclose(bench.conv2d_vectorised(image, kernel), expected)
+    assert np.allclose(bench.conv2d_shift_add(image, kernel), expected)
+    signs = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0]])          # the +-1 and the multiply paths
+    assert np.allclose(bench.conv2d_shift_add(image, signs), scipy.signal.correlate2d(image, signs, mode="valid"))
 
 
 def test_nms_matches_tensorflow():
@@ -26,6 +29,9 @@ def test_nms_matches_tensorflow():
     ours = bench.nms(boxes, scores, 0.4, 50)
     theirs = tf.image.non_max_suppression(boxes[:, [1, 0, 3, 2]], scores, 50, iou_threshold=0.4).numpy()
     assert np.array_equal(ours, theirs)
+    for threshold, most, chunk in [(0.4, 50, 128), (0.3, 200, 16), (0.7, 7, 3)]:
+        assert np.array_equal(bench.nms_blocked(boxes, scores, threshold, most, chunk), bench.nms(boxes, scores, threshold, most))
+    assert np.allclose(bench.iou_matrix_blocked(boxes, boxes[:37], rows=16), bench.iou_matrix(boxes, boxes[:37]), atol=1e-6)
 
 
 def test_gram_and_flops():
