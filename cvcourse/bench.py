@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from cvcourse.build import ROOT
+from cvcourse.hardware import cpu_peak_flops
 
 REPORTS = ROOT / "reports"
 
@@ -300,35 +301,6 @@ def bench_gram() -> list[dict[str, Any]]:
     return _group("Gram matrix 64x64x256", {"reshape + matmul": lambda: gram_matmul(features), "np.einsum": einsum}, baseline="np.einsum")
 
 
-def _peak_flops() -> tuple[float, str]:
-    """A theoretical fp32 peak: cores x clock x FLOPs per cycle (FMA width from the CPU flags)."""
-    import psutil
-
-    cores = os.cpu_count() or 1
-    freq = psutil.cpu_freq()
-    ghz = (freq.max or freq.current) / 1000 if freq and (freq.max or freq.current) else None
-    flags = ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    flags = line
-                    if ghz is None:
-                        continue
-                    break
-                if ghz is None and line.startswith("cpu MHz"):
-                    ghz = float(line.split(":")[1]) / 1000
-    except OSError:
-        pass
-    ghz = ghz or 2.0
-    # two FMA units; AVX-512: 16 fp32 lanes, AVX2: 8, else SSE: 4; an FMA counts as 2 FLOPs
-    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
-    width = {16: "AVX-512", 8: "AVX2"}.get(lanes, "SSE")
-    per_cycle = 2 * lanes * 2
-    return cores * ghz * 1e9 * per_cycle, (f"{cores} cores x {ghz:.2f} GHz x {per_cycle} FLOP/cycle "
-                                           f"(vector width detected: {width}, {lanes} fp32 lanes, 2 FMA units)")
-
-
 def lecture_cnn():
     """The lecture's CNN: Conv32-Pool-Conv64-Pool-Conv128-Flatten-Dense64-Dense10 for 28x28x1 digits.
 
@@ -380,7 +352,7 @@ TRAINING_OPTIONS: dict[str, dict[str, Any]] = {
     "today: fit(arrays), batch 64": {},
     "batch 128": {"batch_size": 128},
     "batch 256": {"batch_size": 256},
-    "tf.data, cache + prefetch, batch 64": {"dataset": True},
+    "tf.data, cache + shuffle + prefetch, batch 64": {"dataset": True},
     "steps_per_execution=16, batch 64": {"steps_per_execution": 16},
     "jit_compile=True (XLA), batch 64": {"jit_compile": True},
     "1 inter-op thread, intra-op = cores, batch 64": {"threads": True},
@@ -416,12 +388,13 @@ def epoch_seconds(batch_size: int = 64, dataset: bool = False, steps_per_executi
                   jit_compile=jit_compile, steps_per_execution=steps_per_execution)
     data: Any = x
     if dataset:
-        data = tf.data.Dataset.from_tensor_slices((x, y_train)).cache().batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        data = (tf.data.Dataset.from_tensor_slices((x, y_train)).cache().shuffle(len(x), seed=0)   # fit() shuffles arrays too
+                .batch(batch_size).prefetch(tf.data.AUTOTUNE))
     ends: list[float] = []
     timer = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: ends.append(time.perf_counter()),
                                            on_epoch_end=lambda epoch, logs: ends.append(time.perf_counter()))
     model.fit(data, None if dataset else y_train, batch_size=None if dataset else batch_size, epochs=2, verbose=0,
-              callbacks=[timer])
+              shuffle=not dataset, callbacks=[timer])
     return {"seconds": ends[3] - ends[2], "examples": len(x), "forward_flops_per_example": forward_flops(model)}
 
 
@@ -438,7 +411,7 @@ def _epoch_in_fresh_process(options: dict[str, Any]) -> dict[str, Any]:
 
 def bench_cnn_epoch() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """One epoch of the lecture CNN under each of :data:`TRAINING_OPTIONS`, its FLOPs and share of the CPU's peak."""
-    peak, how = _peak_flops()
+    peak, how = cpu_peak_flops()
     measured = {name: (_epoch_in_fresh_process(options) if options.get("threads") else epoch_seconds(**options))
                 for name, options in TRAINING_OPTIONS.items()}
     today = next(iter(TRAINING_OPTIONS))
