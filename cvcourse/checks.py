@@ -224,6 +224,10 @@ def forbid(*modules: str, instead: str) -> Iterator[None]:
     makes internally, and calls from the check's own reference code outside the block,
     do not count. (It watches calls with :func:`sys.setprofile`, only while the block runs.)
 
+    A name may also be one function, ``"tensorflow.image.total_variation"``, to refuse just
+    that shortcut: it counts wherever it runs inside the block, since TensorFlow puts its own
+    wrappers between the notebook's call and the function.
+
     Example:
         >>> import math
         >>> def length(x, y):
@@ -241,8 +245,13 @@ def forbid(*modules: str, instead: str) -> Iterator[None]:
     home = sys._getframe(2).f_globals  # the globals of the code that opened the ``with`` block
 
     builtins = _builtin_functions(prefixes)
+    functions = _named_functions(prefixes)
 
     def watch(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code in functions:
+            if functions[frame.f_code] not in seen:
+                seen.append(functions[frame.f_code])
+            return
         if event == "c_call":
             module = getattr(arg, "__module__", None)
             caller = frame
@@ -271,6 +280,25 @@ def forbid(*modules: str, instead: str) -> Iterator[None]:
         sys.setprofile(previous)
     if seen:
         raise refusal()
+
+
+def _named_functions(names: tuple[str, ...]) -> dict[Any, str]:
+    """``code object -> name`` for the names that are a function of a loaded module (``"tensorflow.image.total_variation"``).
+
+    The code is that of the function under its decorators (:func:`inspect.unwrap`).
+    """
+    import inspect
+
+    found: dict[Any, str] = {}
+    for name in names:
+        head, *rest = name.split(".")
+        value = sys.modules.get(head)
+        for attribute in rest:
+            value = getattr(value, attribute, None)
+        code = getattr(inspect.unwrap(value), "__code__", None) if callable(value) and rest else None
+        if code is not None:
+            found[code] = name
+    return found
 
 
 def _builtin_functions(prefixes: tuple[str, ...]) -> dict[int, str]:

@@ -1,6 +1,7 @@
 """Proving checks against wrong answers: reject(), forbid(), expect_equal's messages, the report, the build."""
 
 import math
+import sys
 
 import nbformat
 import numpy as np
@@ -129,6 +130,27 @@ def test_forbid_catches_opencv_functions_whose_module_is_not_recorded(capsys):
     assert namespace["cv2"].cvtColor.__module__ is None      # why a lookup by identity is needed
     exec('with check("demo"), forbid("cv2", instead="use NumPy"):\n    to_gray(np.zeros((2, 2, 3), np.uint8))', namespace)
     assert "cv2.cvtColor is not allowed in this exercise: use NumPy" in capsys.readouterr().out
+
+
+def test_forbid_refuses_one_function_behind_its_wrappers(capsys, monkeypatch):
+    import functools
+    import types
+
+    def total(values):
+        return sum(values)
+
+    @functools.wraps(total)
+    def wrapper(*args):             # what TensorFlow puts between the notebook's call and the function
+        return total(*args)
+
+    library = types.ModuleType("fakelib")
+    library.ops = types.SimpleNamespace(total=wrapper, other=lambda values: len(values))
+    monkeypatch.setitem(sys.modules, "fakelib", library)
+    namespace = {"check": check, "forbid": forbid, "__name__": "__main__", "fakelib": library}
+    exec('with check("demo"), forbid("fakelib.ops.total", instead="add them up"):\n    fakelib.ops.other([1])', namespace)
+    assert "✅ demo" in capsys.readouterr().out         # the rest of the library stays allowed
+    exec('with check("demo"), forbid("fakelib.ops.total", instead="add them up"):\n    fakelib.ops.total([1, 2])', namespace)
+    assert "fakelib.ops.total is not allowed in this exercise: add them up" in capsys.readouterr().out
 
 
 def test_a_check_remembers_the_source_of_its_notebook_cell():
