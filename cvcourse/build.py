@@ -61,6 +61,26 @@ HEADER_TAG = "colab-header"
 WRONG_ANSWERS_TAG = "wrong-answers"
 
 
+#: The kernel ``make setup`` installs: name ``python3`` (what Colab looks for), the course's display name.
+KERNEL_NAME, KERNEL_DISPLAY_NAME = "python3", "Python 3 (cvcourse)"
+#: What ipykernel reports as ``language_info``, but the Python ``version``, which differs per machine.
+#: JupyterLab writes the kernel's kernelspec and language_info into a notebook it opens and marks the
+#: notebook dirty ("unsaved") when they differ from the file's; with these the student copies differ
+#: in ``version`` only, which ``make lab``'s workspace (:mod:`cvcourse.workspace`) fills in per machine.
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+}
+STUDENT_METADATA = {
+    "kernelspec": {"display_name": KERNEL_DISPLAY_NAME, "language": "python", "name": KERNEL_NAME},
+    "language_info": LANGUAGE_INFO,
+}
+
+
 class MarkerError(ValueError):
     """A solution marker is malformed: unterminated, nested, or END without BEGIN."""
 
@@ -151,10 +171,7 @@ def make_student(master: Path):
     """Build the student notebook (a ``NotebookNode``) of one master notebook."""
     nb = nbformat.read(master, as_version=4)
     student = nbformat.v4.new_notebook()
-    student.metadata = {
-        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    }
+    student.metadata = copy.deepcopy(STUDENT_METADATA)
     cells = _header_cells(master.name)
     for index, cell in enumerate(nb.cells):
         tags = list(cell.get("metadata", {}).get("tags", []))

@@ -10,7 +10,10 @@ next ``git pull`` of an updated course conflict. So ``make lab`` first runs
 - never overwrites a file that is there: when the course's version of a notebook has
   changed since the student's copy was made, it puts the new version beside it as
   ``NN_name.course-YYYY-MM-DD.ipynb`` and says so, once per course change;
-- remembers which course version each copy came from in ``.cvcourse-workspace.json``.
+- remembers which course version each copy came from in ``.cvcourse-workspace.json``;
+- writes this Python's version into each copy's ``language_info`` (:func:`for_this_machine`): the
+  student copies carry what the course's kernel reports but the version, which differs per machine,
+  and JupyterLab marks a notebook "unsaved" on opening when its kernel reports something else.
 
 Example:
     >>> for line in prepare_workspace(Path("workspace")):  # doctest: +SKIP
@@ -28,7 +31,7 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
+import platform
 import sys
 import time
 from pathlib import Path
@@ -42,6 +45,32 @@ MANIFEST = ".cvcourse-workspace.json"
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def for_this_machine(text: str, version: str | None = None) -> str:
+    """A student notebook's text with ``metadata.language_info.version`` set to this Python's version.
+
+    That is what the course's kernel (this venv's ipykernel) reports, so JupyterLab finds
+    nothing to change in the metadata and opens the copy as saved. Text that is not a notebook
+    with a Python ``language_info`` comes back unchanged, as does a notebook that already has
+    a version. ``version`` defaults to :func:`platform.python_version`.
+
+    Example:
+        >>> text = for_this_machine('{"metadata": {"language_info": {"name": "python"}}}', "3.11.7")
+        >>> json.loads(text)["metadata"]["language_info"]
+        {'name': 'python', 'version': '3.11.7'}
+        >>> for_this_machine("not json", "3.11.7")
+        'not json'
+    """
+    try:
+        nb = json.loads(text)
+    except ValueError:
+        return text
+    info = nb.get("metadata", {}).get("language_info") if isinstance(nb, dict) and isinstance(nb.get("metadata"), dict) else None
+    if not isinstance(info, dict) or info.get("name") != "python" or "version" in info:
+        return text
+    info["version"] = version or platform.python_version()
+    return json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"  # nbformat's own layout
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
@@ -80,14 +109,15 @@ def prepare_workspace(workspace: Path = WORKSPACE, course: Path = STUDENT_DIR, *
     copied, lines = [], []
     for source in notebooks:
         target = workspace / source.name
-        digest = _sha256(source)
+        text = for_this_machine(source.read_text(encoding="utf-8"))  # the course's version, for this machine
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         if not target.exists():
-            shutil.copyfile(source, target)
+            target.write_text(text, encoding="utf-8")
             copied.append(source.name)
         elif recorded.get(source.name, {}).get("course_sha256") != digest and _sha256(target) != digest:
             fresh = workspace / f"{source.stem}.course-{today}.ipynb"
             if not fresh.exists():
-                shutil.copyfile(source, fresh)
+                fresh.write_text(text, encoding="utf-8")
             lines.append(f"{source.name}: the course's version has changed since your copy was made. Yours is "
                          f"untouched; the new version is beside it as {fresh.name}.")
         recorded[source.name] = {"course_sha256": digest}

@@ -123,3 +123,28 @@ def test_cli_reports_marker_errors(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(build.build_students, "__defaults__", (tmp_path / "student", tmp_path))
     assert build.main(["student"]) == 2
     assert "without" in capsys.readouterr().err
+
+
+def test_student_metadata_names_the_course_kernel_and_what_ipykernel_reports(tmp_path):
+    student = build.make_student(_notebook(tmp_path, [code("x = 1", cell_id="a")]))
+    assert student.metadata["kernelspec"] == {"name": "python3", "display_name": "Python 3 (cvcourse)", "language": "python"}
+    assert "Python 3 (cvcourse)" in (build.ROOT / "Makefile").read_text()  # the display name make setup installs
+    info = student.metadata["language_info"]
+    assert "version" not in info  # it differs per machine; the workspace writes the local one
+    student.metadata["language_info"]["name"] = "changed"
+    assert build.LANGUAGE_INFO["name"] == "python"  # each notebook gets its own copy
+
+
+def test_student_language_info_is_what_the_kernel_reports_but_the_version():
+    import platform
+
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        reported = kc.kernel_info(reply=True, timeout=60)["content"]["language_info"]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert reported.pop("version") == platform.python_version()
+    assert reported == build.LANGUAGE_INFO

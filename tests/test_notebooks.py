@@ -86,6 +86,9 @@ def test_no_solution_line_appears_in_the_student_notebook(path):
 def test_student_notebook_is_ready_for_students(path):
     nb = _read(build.STUDENT_DIR / path.name)
     assert [cell.id for cell in nb.cells[:2]] == ["colab-badge", "colab-install"]
+    # the course's kernel, by the name Colab needs and the name `make lab` shows
+    assert nb.metadata["kernelspec"] == {"name": "python3", "display_name": "Python 3 (cvcourse)", "language": "python"}
+    assert nb.metadata["language_info"] == build.LANGUAGE_INFO  # no per-machine version: make lab adds it
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue

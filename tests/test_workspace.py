@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cvcourse.workspace import MANIFEST, prepare_workspace
+from cvcourse.workspace import MANIFEST, for_this_machine, prepare_workspace
 
 
 def _course(tmp_path):
@@ -54,3 +54,27 @@ def test_bad_folders_are_refused(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(NotADirectoryError, match="not a folder"):
         prepare_workspace(tmp_path / "file", course)
+
+
+def test_copies_get_this_pythons_version_so_jupyterlab_opens_them_saved(tmp_path):
+    import platform
+
+    course, workspace = tmp_path / "student", tmp_path / "workspace"
+    course.mkdir()
+    nb = {"cells": [], "metadata": {"language_info": {"name": "python", "mimetype": "text/x-python"}}, "nbformat": 4, "nbformat_minor": 5}
+    (course / "01_pixels.ipynb").write_text(json.dumps(nb, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+    prepare_workspace(workspace, course, today="2026-12-02")
+    copy = json.loads((workspace / "01_pixels.ipynb").read_text(encoding="utf-8"))
+    assert copy["metadata"]["language_info"] == {"name": "python", "mimetype": "text/x-python", "version": platform.python_version()}
+    assert prepare_workspace(workspace, course, today="2026-12-02") == [
+        f"{workspace}: 1 notebooks (your own copies: edit and save freely; git does not track them)"]
+    (workspace / MANIFEST).unlink()  # without its record, an untouched copy is still recognised as the course's
+    assert len(prepare_workspace(workspace, course, today="2026-12-03")) == 1
+    assert not (workspace / "01_pixels.course-2026-12-03.ipynb").exists()
+
+
+def test_for_this_machine_leaves_other_text_alone():
+    assert for_this_machine("[1, 2]", "3.11.7") == "[1, 2]"
+    assert for_this_machine('{"metadata": {"language_info": {"name": "R"}}}', "3.11.7") == '{"metadata": {"language_info": {"name": "R"}}}'
+    versioned = '{"metadata": {"language_info": {"name": "python", "version": "3.9.1"}}}'
+    assert for_this_machine(versioned, "3.11.7") == versioned
