@@ -58,11 +58,15 @@ class Backbone:
         name: one of :data:`BACKBONES` - the network actually loaded (after any fallback).
         model: the Keras convolutional base (no classifier head), input of any size.
         preprocess: maps a float RGB image batch in ``[0, 1]`` to ``model``'s input.
+        trained: False only when the course's own tests (``CVCOURSE_TEST_FIXTURES=1``, see
+            :mod:`cvcourse.mirror`) served untrained stand-in weights: a claim about what a
+            *trained* network has learned is then not measurable.
     """
 
     name: str
     model: Any
     preprocess: Callable[[Any], Any]
+    trained: bool = True
 
     def layer_names(self, suffix: str = "") -> list[str]:
         """Names of the model's layers ending with ``suffix`` (all layers by default).
@@ -91,13 +95,13 @@ def _identity(images: Any) -> Any:
     return images
 
 
-def _load_keras_application(name: str, weights: str) -> Backbone:
+def _load_keras_application(name: str, weights: str, trained: bool = True) -> Backbone:
     """The Keras application ``name`` without its classifier, with the weight file ``weights`` (a local .h5)."""
     import keras
 
     if name == "vgg19":
-        return Backbone(name, keras.applications.VGG19(include_top=False, weights=weights), _vgg19_preprocess)
-    return Backbone(name, keras.applications.InceptionV3(include_top=False, weights=weights), _inception_preprocess)
+        return Backbone(name, keras.applications.VGG19(include_top=False, weights=weights), _vgg19_preprocess, trained)
+    return Backbone(name, keras.applications.InceptionV3(include_top=False, weights=weights), _inception_preprocess, trained)
 
 
 def _load_mobilenet() -> Backbone:
@@ -114,7 +118,7 @@ def load_backbone(preferred: str = "mobilenet_v2", *, timeout: float = 60.0) -> 
     :func:`cvcourse.profile.pick_source`). Their weight file is fetched through the
     registry with ``timeout``; when that fails, :func:`cvcourse.profile.fall_back`
     prints a one-line notice and the MobileNetV2 is returned instead - check
-    ``backbone.name``.
+    ``backbone.name``. ``backbone.trained`` is False only in the course's own mirror tests.
 
     Example:
         >>> backbone = load_backbone(pick_source(smoke="mobilenet_v2", full="vgg19"))  # doctest: +SKIP
@@ -139,7 +143,8 @@ def load_backbone(preferred: str = "mobilenet_v2", *, timeout: float = 60.0) -> 
             why = "the course pins no sha256 for them yet" if isinstance(error, sources.NotPinnedError) else type(error).__name__
             profile.fall_back(f"{preferred} weights could not be downloaded ({why}); using the bundled MobileNetV2.")
         else:
-            return _load_keras_application(preferred, str(weights))
+            # Stand-in weights come only from the course's own test mirror, and only with this flag set.
+            return _load_keras_application(preferred, str(weights), trained=not sources.fixtures_requested())
     return _load_mobilenet()
 
 

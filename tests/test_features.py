@@ -105,6 +105,10 @@ def test_load_backbone_hands_the_fetched_file_to_keras(monkeypatch, tmp_path):
     weights = tmp_path / "vgg19.h5"
     monkeypatch.setattr(features.sources, "fetch_source", lambda name, timeout: weights)
     calls = []
-    monkeypatch.setattr(features, "_load_keras_application", lambda name, path: calls.append((name, path)) or "model")
+    monkeypatch.setattr(features, "_load_keras_application",
+                        lambda name, path, trained: calls.append((name, path, trained)) or "model")
     assert load_backbone("vgg19") == "model"
-    assert calls == [("vgg19", str(weights))]
+    monkeypatch.setenv("CVCOURSE_TEST_FIXTURES", "1")   # the course's mirror tests: untrained stand-in weights
+    assert load_backbone("inception_v3") == "model"
+    assert calls == [("vgg19", str(weights), True), ("inception_v3", str(weights), False)]
+    assert _tiny_backbone().trained   # the bundled MobileNetV2 is always the real one
