@@ -22,8 +22,15 @@ def _displayable(image: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
     kwargs: dict[str, Any] = {}
     if image.ndim == 2:
         kwargs["cmap"] = "gray"
-        if image.dtype == bool:
+        boolean = image.dtype == bool
+        if boolean:
             image = image.astype(np.uint8)
+        low, high = float(np.nanmin(image)), float(np.nanmax(image))
+        if low == high:
+            # imshow stretches min..max to black..white, so a constant image (a mask that keeps everything)
+            # would be black whatever its value: show it on its dtype's own scale instead
+            top = 255.0 if image.dtype == np.uint8 and not boolean else max(1.0, high)
+            kwargs.update(vmin=min(0.0, low), vmax=top)
         return image, kwargs
     if np.issubdtype(image.dtype, np.floating):
         low, high = float(np.nanmin(image)), float(np.nanmax(image))

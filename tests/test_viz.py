@@ -1,3 +1,4 @@
+import matplotlib.pyplot
 import numpy as np
 import pytest
 
@@ -43,3 +44,14 @@ def test_plot_history_bad_input():
         plot_history([1, 2])
     with pytest.raises(ValueError, match="available"):
         plot_history({"loss": [1]}, metrics=["accuracy"])
+
+
+def test_show_images_draws_a_constant_mask_in_its_own_colour():
+    # a full uint8 mask (255 everywhere) is white, an empty one black, a full boolean mask white
+    fig = show_images([np.full((4, 4), 255, np.uint8), np.zeros((4, 4), np.uint8), np.ones((4, 4), bool)])
+    shown = [ax.images[0] for ax in fig.axes if ax.images]
+    colours = [artist.to_rgba(artist.get_array())[0, 0, :3] for artist in shown]
+    np.testing.assert_allclose(colours[0], 1.0)
+    np.testing.assert_allclose(colours[1], 0.0)
+    np.testing.assert_allclose(colours[2], 1.0)
+    matplotlib.pyplot.close(fig)
