@@ -136,7 +136,7 @@ chromium:
 	else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; fi
 	@test -x "$(CHROMIUM)" || { echo "error: no Chromium at $(CHROMIUM) (set CHROMIUM=/path/to/chromium)"; exit 1; }
 
-# The book (01 and 11, built, served on 127.0.0.1) and `make lab`'s JupyterLab on student 01: tests/browser/.
+# The book (01 and 11, built, served on 127.0.0.1) and `make lab`'s JupyterLab on students 01 and 03: tests/browser/.
 # CVCOURSE_BROWSER_TESTS=1 lets pytest collect them (the unit run, `pytest tests`, leaves them out).
 test-browser: setup chromium
 	mkdir -p build/browser

@@ -1,4 +1,4 @@
-"""`make lab` in a real browser: the student copy of 01 opens saved, on the course kernel, and its explorer redraws once.
+"""`make lab` in a real browser: the student copies of 01 and 03 open saved, on the course kernel, and their explorers redraw once.
 
 JupyterLab is started as `make lab` starts it (the workspace prepared by cvcourse.workspace in a
 temporary folder, then `jupyter lab` on it), with a token and a free port on 127.0.0.1, and its
@@ -7,6 +7,7 @@ user settings and workspaces kept in the temporary folder too.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -76,14 +77,16 @@ def _explorer_images(explorer):
     return explorer.locator(".widget-output img").evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
 
 
-def test_student_notebook_opens_saved_on_the_course_kernel_and_its_explorer_redraws_once(browser, lab, artefacts):
+def _open_and_run_all(browser, lab, artefacts, notebook):
+    """Open a workspace notebook, check it opens saved on the course kernel, Run All; return the page."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{lab}/lab/tree/{NOTEBOOK}?token={TOKEN}")
+    page.goto(f"{lab}/lab/tree/{notebook}?token={TOKEN}")
     page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
     time.sleep(3)  # JupyterLab writes the kernel's metadata into the model once the kernel is connected
-    tab = page.locator(".lm-TabBar-tab", has_text=NOTEBOOK)
-    page.screenshot(path=artefacts / "lab-01-opened.png")
-    assert "jp-mod-dirty" not in (tab.get_attribute("class") or ""), "the student copy opens marked as unsaved"
+    tab = page.locator(".lm-TabBar-tab", has_text=notebook)
+    short = notebook[:2]
+    page.screenshot(path=artefacts / f"lab-{short}-opened.png")
+    assert "jp-mod-dirty" not in (tab.get_attribute("class") or ""), f"the student copy of {notebook} opens marked as unsaved"
     kernel = page.locator(".jp-NotebookPanel .jp-Toolbar-kernelName").first.inner_text().strip()
     assert kernel == "Python 3 (cvcourse)"
 
@@ -92,13 +95,19 @@ def test_student_notebook_opens_saved_on_the_course_kernel_and_its_explorer_redr
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")  # Run > Run All Cells
     time.sleep(2)
     _wait_idle(page)
-    page.screenshot(path=artefacts / "lab-01-ran.png", full_page=True)
+    page.screenshot(path=artefacts / f"lab-{short}-ran.png", full_page=True)
     # textContent, not innerText: JupyterLab leaves cells off screen unrendered (content-visibility)
     prompts = page.locator(".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt").evaluate_all("ps => ps.map(p => p.textContent.trim())")
-    assert len(prompts) == 55, f"expected the 55 code cells of student 01, found {len(prompts)}"
+    code_cells = sum(cell["cell_type"] == "code" for cell in json.loads((ROOT / "notebooks" / "student" / notebook).read_text())["cells"])
+    assert len(prompts) == code_cells, f"expected the {code_cells} code cells of student {notebook}, found {len(prompts)}"
     unrun = [i for i, p in enumerate(prompts) if not p.strip("[]: ").isdigit()]
     # The unanswered exercises raise NotImplementedError; they carry `raises-exception`, so Run All goes on.
     assert not unrun, f"Run All left code cells unrun: {unrun[:5]}... of prompts {prompts}"
+    return page
+
+
+def test_student_notebook_opens_saved_on_the_course_kernel_and_its_explorer_redraws_once(browser, lab, artefacts):
+    page = _open_and_run_all(browser, lab, artefacts, NOTEBOOK)
 
     explorer = page.locator(".jp-NotebookPanel .jp-CodeCell").filter(has_text="widgets.interact(")
     explorer.scroll_into_view_if_needed()
@@ -128,4 +137,37 @@ def test_student_notebook_opens_saved_on_the_course_kernel_and_its_explorer_redr
     assert after[0] != first[0], "moving the slider did not change the figure"
     label = slider.locator(".widget-readout").inner_text()
     assert label != "0 – 10" and label.split()[0] == "0", f"the range did not move as expected: {label!r}"
+    page.close()
+
+
+def test_kernel_explorer_of_03_redraws_once_when_a_preset_is_chosen(browser, lab, artefacts):
+    page = _open_and_run_all(browser, lab, artefacts, "03_cnn.ipynb")
+    explorer = page.locator(".jp-NotebookPanel .jp-CodeCell").filter(has_text="draw_feature_map()")
+    explorer.scroll_into_view_if_needed()
+    explorer.locator(".widget-dropdown select").wait_for(timeout=60_000)
+    images = lambda: explorer.locator(".widget-output img").evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
+    first = images()
+    assert len(first) == 1, f"the kernel explorer drew {len(first)} figures, expected one"
+    explorer.screenshot(path=artefacts / "lab-03-explorer-before.png")
+    other = "identity"
+    explorer.locator(".widget-dropdown select").select_option(other)
+    page.wait_for_function(
+        "([before]) => [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .widget-output img')].some(i => i.getAttribute('src') === before) === false",
+        arg=[first[0]], timeout=60_000,
+    )
+    _wait_idle(page)
+    time.sleep(1)
+    after = images()
+    explorer.screenshot(path=artefacts / "lab-03-explorer-after.png")
+    assert len(after) == 1, f"after choosing the preset {other!r} the explorer shows {len(after)} figures, expected one"
+    assert after[0] != first[0], "choosing another preset did not change the figure"
+    identity = [0, 0, 0, 0, 1, 0, 0, 0, 0]
+    try:   # the kernel sets the nine cells one by one, each redrawing: wait for the last
+        page.wait_for_function("([sel, want]) => JSON.stringify([...document.querySelectorAll(sel)].map(i => Number(i.value))) === JSON.stringify(want)",
+                               arg=[".jp-NotebookPanel .jp-CodeCell .widget-text input", identity], timeout=30_000)
+    except Exception:
+        pass
+    weights = explorer.locator(".widget-text input").evaluate_all("inputs => inputs.map(i => Number(i.value))")
+    explorer.screenshot(path=artefacts / "lab-03-explorer-after.png")
+    assert weights == identity, f"the kernel cells did not take the identity preset: {weights}"
     page.close()
