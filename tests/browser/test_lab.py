@@ -20,6 +20,9 @@ from browser_helpers import ROOT, free_port
 
 NOTEBOOK = "01_pixels.ipynb"
 TOKEN = "cvcourse-browser-test"
+# The notebook on show. JupyterLab restores the notebooks an earlier test left open, hidden
+# behind the current one, so every selector is scoped to the visible panel.
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +67,11 @@ def _wait_idle(page, timeout=300_000):
     """Wait until the notebook's kernel is idle with nothing queued."""
     page.wait_for_function(
         """() => {
-            const status = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');
-            const queued = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputPrompt')]
+            const status = document.querySelector(`${panel} .jp-Notebook-ExecutionIndicator`);
+            const queued = [...document.querySelectorAll(`${panel} .jp-InputPrompt`)]
                 .some(p => p.textContent.includes('[*]'));
             return status && status.getAttribute('data-status') === 'idle' && !queued;
-        }""",
+        }""".replace("${panel}", PANEL),
         timeout=timeout,
     )
 
@@ -80,24 +83,25 @@ def _explorer_images(explorer):
 def _open_and_run_all(browser, lab, artefacts, notebook):
     """Open a workspace notebook, check it opens saved on the course kernel, Run All; return the page."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{lab}/lab/tree/{notebook}?token={TOKEN}")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    short = notebook[:2]
+    # A workspace of its own, so the notebook opens alone (the default one restores earlier tests' tabs)
+    page.goto(f"{lab}/lab/workspaces/test-{short}/tree/{notebook}?reset&token={TOKEN}")
+    page.wait_for_selector(f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
     time.sleep(3)  # JupyterLab writes the kernel's metadata into the model once the kernel is connected
     tab = page.locator(".lm-TabBar-tab", has_text=notebook)
-    short = notebook[:2]
     page.screenshot(path=artefacts / f"lab-{short}-opened.png")
     assert "jp-mod-dirty" not in (tab.get_attribute("class") or ""), f"the student copy of {notebook} opens marked as unsaved"
-    kernel = page.locator(".jp-NotebookPanel .jp-Toolbar-kernelName").first.inner_text().strip()
+    kernel = page.locator(f"{PANEL} .jp-Toolbar-kernelName").inner_text().strip()
     assert kernel == "Python 3 (cvcourse)"
 
-    page.locator(".jp-NotebookPanel .jp-Notebook").first.click()
+    page.locator(f"{PANEL} .jp-Notebook").click()
     page.keyboard.press("Escape")
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")  # Run > Run All Cells
     time.sleep(2)
     _wait_idle(page)
     page.screenshot(path=artefacts / f"lab-{short}-ran.png", full_page=True)
     # textContent, not innerText: JupyterLab leaves cells off screen unrendered (content-visibility)
-    prompts = page.locator(".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt").evaluate_all("ps => ps.map(p => p.textContent.trim())")
+    prompts = page.locator(f"{PANEL} .jp-CodeCell .jp-InputPrompt").evaluate_all("ps => ps.map(p => p.textContent.trim())")
     code_cells = sum(cell["cell_type"] == "code" for cell in json.loads((ROOT / "notebooks" / "student" / notebook).read_text())["cells"])
     assert len(prompts) == code_cells, f"expected the {code_cells} code cells of student {notebook}, found {len(prompts)}"
     unrun = [i for i, p in enumerate(prompts) if not p.strip("[]: ").isdigit()]
@@ -109,7 +113,7 @@ def _open_and_run_all(browser, lab, artefacts, notebook):
 def test_student_notebook_opens_saved_on_the_course_kernel_and_its_explorer_redraws_once(browser, lab, artefacts):
     page = _open_and_run_all(browser, lab, artefacts, NOTEBOOK)
 
-    explorer = page.locator(".jp-NotebookPanel .jp-CodeCell").filter(has_text="widgets.interact(")
+    explorer = page.locator(f"{PANEL} .jp-CodeCell").filter(has_text="widgets.interact(")
     explorer.scroll_into_view_if_needed()
     explorer.locator(".widget-interact").wait_for(timeout=60_000)
     first = _explorer_images(explorer)
@@ -127,7 +131,7 @@ def test_student_notebook_opens_saved_on_the_course_kernel_and_its_explorer_redr
     page.mouse.up()
     page.wait_for_function(
         "([sel, before]) => { const imgs = document.querySelectorAll(sel); return imgs.length === 1 && imgs[0].getAttribute('src') !== before; }",
-        arg=[".jp-NotebookPanel .jp-CodeCell .widget-interact .widget-output img", first[0]], timeout=60_000,
+        arg=[f"{PANEL} .jp-CodeCell .widget-interact .widget-output img", first[0]], timeout=60_000,
     )
     _wait_idle(page)
     time.sleep(1)
@@ -142,7 +146,7 @@ def test_student_notebook_opens_saved_on_the_course_kernel_and_its_explorer_redr
 
 def test_kernel_explorer_of_03_redraws_once_when_a_preset_is_chosen(browser, lab, artefacts):
     page = _open_and_run_all(browser, lab, artefacts, "03_cnn.ipynb")
-    explorer = page.locator(".jp-NotebookPanel .jp-CodeCell").filter(has_text="draw_feature_map()")
+    explorer = page.locator(f"{PANEL} .jp-CodeCell").filter(has_text="draw_feature_map()")
     explorer.scroll_into_view_if_needed()
     explorer.locator(".widget-dropdown select").wait_for(timeout=60_000)
     images = lambda: explorer.locator(".widget-output img").evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
@@ -152,8 +156,8 @@ def test_kernel_explorer_of_03_redraws_once_when_a_preset_is_chosen(browser, lab
     other = "identity"
     explorer.locator(".widget-dropdown select").select_option(other)
     page.wait_for_function(
-        "([before]) => [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .widget-output img')].some(i => i.getAttribute('src') === before) === false",
-        arg=[first[0]], timeout=60_000,
+        "([sel, before]) => [...document.querySelectorAll(sel)].some(i => i.getAttribute('src') === before) === false",
+        arg=[f"{PANEL} .jp-CodeCell .widget-output img", first[0]], timeout=60_000,
     )
     _wait_idle(page)
     time.sleep(1)
@@ -164,7 +168,7 @@ def test_kernel_explorer_of_03_redraws_once_when_a_preset_is_chosen(browser, lab
     identity = [0, 0, 0, 0, 1, 0, 0, 0, 0]
     try:   # the kernel sets the nine cells one by one, each redrawing: wait for the last
         page.wait_for_function("([sel, want]) => JSON.stringify([...document.querySelectorAll(sel)].map(i => Number(i.value))) === JSON.stringify(want)",
-                               arg=[".jp-NotebookPanel .jp-CodeCell .widget-text input", identity], timeout=30_000)
+                               arg=[f"{PANEL} .jp-CodeCell .widget-text input", identity], timeout=30_000)
     except Exception:
         pass
     weights = explorer.locator(".widget-text input").evaluate_all("inputs => inputs.map(i => Number(i.value))")
