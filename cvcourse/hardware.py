@@ -3,6 +3,10 @@
 A training epoch's speed means little until it is compared with what the processor could
 do at best. Module 03 and ``make bench`` both compare with :func:`cpu_peak_flops`.
 
+On a virtual machine a time means little, too, unless the machine had its CPUs:
+:func:`cpu_steal_seconds` reads how long the hypervisor gave them to other guests, so that
+``make report`` can say how much of a notebook's time was stolen.
+
 Example:
     >>> flops, how = cpu_peak_flops()
     >>> flops > 0 and "vector width detected" in how
@@ -59,3 +63,30 @@ def cpu_peak_flops() -> tuple[float, str]:
     per_cycle = 2 * lanes * 2
     return (cores * (ghz or 2.0) * 1e9 * per_cycle,
             f"{cores} cores x {clock} x {per_cycle} FLOP/cycle (vector width detected: {width}, {lanes} fp32 lanes, 2 FMA units)")
+
+
+def cpu_steal_seconds(stat_path: str = "/proc/stat") -> float | None:
+    """CPU time stolen from this machine by its hypervisor since boot, summed over cores; None if unknown.
+
+    It is the ``steal`` column of the ``cpu`` line of ``/proc/stat`` (Linux), in seconds. The
+    difference of two readings is the CPU time the machine wanted but another guest got: on a
+    2-core machine, 10 s of steal during a minute's run means the run had one core a sixth of
+    the time. Elsewhere (not Linux, or a kernel without the column) the answer is None.
+
+    Example:
+        >>> before = cpu_steal_seconds()
+        >>> before is None or before >= 0
+        True
+    """
+    try:
+        with open(stat_path, encoding="utf-8") as handle:
+            fields = handle.readline().split()
+    except OSError:
+        return None
+    if len(fields) < 9 or fields[0] != "cpu":
+        return None
+    try:
+        ticks = int(fields[8])
+    except ValueError:
+        return None
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -26,3 +26,23 @@ def test_an_unreadable_clock_is_assumed_and_said(monkeypatch):
 def test_this_machine():
     flops, how = hardware.cpu_peak_flops()
     assert flops > 1e9 and "cores x" in how
+
+
+def test_steal_is_the_ninth_field_of_the_cpu_line(tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  265058 116 22189 253168 2143 0 360 14121 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
+    assert hardware.cpu_steal_seconds(str(stat)) == pytest.approx(14121 / hardware.os.sysconf("SC_CLK_TCK"))
+
+
+@pytest.mark.parametrize("text", ["", "cpu  1 2 3 4 5 6 7\n", "intr 1 2 3 4 5 6 7 8 9\n", "cpu  1 2 3 4 5 6 7 x 0\n"])
+def test_steal_unknown_is_none(tmp_path, text):
+    stat = tmp_path / "stat"
+    stat.write_text(text)
+    assert hardware.cpu_steal_seconds(str(stat)) is None
+    assert hardware.cpu_steal_seconds(str(tmp_path / "missing")) is None
+
+
+def test_steal_on_this_machine_only_grows():
+    first = hardware.cpu_steal_seconds()
+    if first is not None:
+        assert 0 <= first <= hardware.cpu_steal_seconds()

@@ -72,9 +72,11 @@ def test_report_runs_a_notebook_and_collects_published_figures(tmp_path):
     (row,) = rows
     assert row["error"] is None and row["exercises"] == 1 and row["checks"] == row["checks_passed"] == 1
     assert row["targets"][0]["name"] == "accuracy" and row["targets"][0]["met"] and row["peak_memory_mb"] > 0
+    assert row["cpu_stolen_s"] is None or row["cpu_stolen_s"] >= 0
     saved = json.loads((tmp_path / "reports" / "smoke.json").read_text())
     assert saved["notebooks"][0]["notebook"] == "01_demo.ipynb"
-    assert "| 01_demo.ipynb |" in (tmp_path / "reports" / "smoke.md").read_text()
+    markdown = (tmp_path / "reports" / "smoke.md").read_text()
+    assert "| 01_demo.ipynb |" in markdown and "CPU stolen (s)" in markdown and "vector width" not in markdown
 
 
 def test_report_rejects_unknown_profile(tmp_path):
