@@ -45,6 +45,20 @@ def _cpu_flags_and_ghz() -> tuple[str, float | None]:
     return flags, ghz
 
 
+def _vector_width(flags: str) -> tuple[str, int]:
+    return next((VECTOR_LANES[flag] for flag in VECTOR_LANES if f" {flag}" in flags), ("SSE", 4))
+
+
+def vector_width() -> str:
+    """The widest fp32 vector instruction set of this CPU: ``AVX-512``, ``AVX2`` or ``SSE``.
+
+    Example:
+        >>> vector_width() in ("AVX-512", "AVX2", "SSE")
+        True
+    """
+    return _vector_width(_cpu_flags_and_ghz()[0])[0]
+
+
 def cpu_peak_flops() -> tuple[float, str]:
     """The theoretical fp32 peak in FLOP/s: cores x clock x FLOPs per cycle, and how it was computed.
 
@@ -57,7 +71,7 @@ def cpu_peak_flops() -> tuple[float, str]:
         '2 cores x 2.10 GHz x 64 FLOP/cycle (vector width detected: AVX-512, 16 fp32 lanes, 2 FMA units)'
     """
     flags, ghz = _cpu_flags_and_ghz()
-    width, lanes = next((VECTOR_LANES[flag] for flag in VECTOR_LANES if f" {flag}" in flags), ("SSE", 4))
+    width, lanes = _vector_width(flags)
     cores = os.cpu_count() or 1
     clock = f"{ghz:.2f} GHz" if ghz else "2.00 GHz (assumed: the clock could not be read)"
     per_cycle = 2 * lanes * 2

@@ -15,6 +15,7 @@ def test_the_peak_follows_the_vector_width(monkeypatch, flags, width, per_cycle)
     flops, how = hardware.cpu_peak_flops()
     assert flops == pytest.approx(4 * 2.5e9 * per_cycle)
     assert f"vector width detected: {width}" in how and "2.50 GHz" in how
+    assert hardware.vector_width() == width
 
 
 def test_an_unreadable_clock_is_assumed_and_said(monkeypatch):
